@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 
-pub use error::{Error, Result};
+pub use error::{BoxError, Error, Result};
 
 /// A store-wide, strictly increasing write counter. `0` means "never written".
 pub type Revision = u64;
