@@ -5,5 +5,7 @@
 //! backends'), so a Rust program can embed a whole control plane in memory.
 #![warn(missing_docs)]
 
+pub mod change;
+pub mod model;
 pub mod storage;
 pub mod units;
