@@ -192,13 +192,10 @@ fn parse_address_and_ports(s: &str) -> Result<PortMapping, String> {
             container_port: parse_port(container)?,
             protocol: Protocol::Tcp,
         }),
-        [first, ..] if s.parse::<Ipv6Addr>().is_ok() || first.is_empty() || parts.len() > 3 => {
-            Err("too many ':'; an IPv6 address goes in brackets, e.g. [::1]:80:8080".into())
+        [first, _, _] if !first.is_empty() && s.parse::<Ipv6Addr>().is_err() => {
+            Err(format!("invalid IP address {first:?}"))
         }
-        _ => Err(format!(
-            "invalid IP address {:?}",
-            parts.first().unwrap_or(&"")
-        )),
+        _ => Err("too many ':'; an IPv6 address goes in brackets, e.g. [::1]:80:8080".into()),
     }
 }
 
