@@ -18,6 +18,8 @@
 //! as the original's etcd tree: `<collection>/<selflink>`, see [`key`].
 
 mod error;
+mod local;
+pub mod memory;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,6 +30,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 
 pub use error::{BoxError, Error, Result};
+pub use memory::MemoryStorage;
 
 /// A store-wide, strictly increasing write counter. `0` means "never written".
 pub type Revision = u64;
