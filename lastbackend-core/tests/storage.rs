@@ -10,6 +10,9 @@
 #[macro_use]
 #[path = "storage/battery.rs"]
 mod battery;
+#[cfg(feature = "embedded")]
+#[path = "storage/embedded.rs"]
+mod embedded;
 #[path = "storage/memory.rs"]
 mod memory;
 #[path = "storage/model.rs"]

@@ -17,6 +17,8 @@
 //! Keys are relative to the backend's prefix (default `lastbackend`), laid out
 //! as the original's etcd tree: `<collection>/<selflink>`, see [`key`].
 
+#[cfg(feature = "embedded")]
+pub mod embedded;
 mod error;
 mod local;
 pub mod memory;
@@ -29,6 +31,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 
+#[cfg(feature = "embedded")]
+pub use embedded::EmbeddedStorage;
 pub use error::{BoxError, Error, Result};
 pub use memory::MemoryStorage;
 
