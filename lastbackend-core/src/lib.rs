@@ -1,11 +1,31 @@
-//! The core of lastbackend-rs: the entity model, manifests, units, the
-//! revisioned [`storage::Storage`] trait and its backends.
+//! The core of lastbackend-rs: the entity [`model`], [`units`], the revisioned
+//! [`storage::Storage`] trait with its backends, typed access over it
+//! ([`store::Store`]) and [`change`] detection.
 //!
 //! Everything here is free of host IO (no Docker, no sockets but the storage
-//! backends'), so a Rust program can embed a whole control plane in memory.
+//! backends'), so a Rust program can embed a whole control plane in memory:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use lastbackend_core::model::{Meta, Namespace, SelfLink};
+//! use lastbackend_core::storage::memory::MemoryStorage;
+//! use lastbackend_core::store::Store;
+//!
+//! # async fn run() -> Result<(), lastbackend_core::storage::Error> {
+//! let store = Store::new(Arc::new(MemoryStorage::new()));
+//! let link = SelfLink::namespace("demo");
+//! let demo = Namespace { meta: Meta::new("demo", &link), ..Namespace::default() };
+//! let stored = store.create(&demo).await?;
+//! let read: Namespace = store.get(&link).await?;
+//! assert_eq!(read.meta.revision, stored.meta.revision);
+//! # Ok(())
+//! # }
+//! ```
 #![warn(missing_docs)]
 
 pub mod change;
 pub mod model;
 pub mod storage;
+pub mod store;
 pub mod units;

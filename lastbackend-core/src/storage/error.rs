@@ -50,6 +50,14 @@ pub enum Error {
     /// The request itself is wrong (empty key, a key twice in a transaction).
     #[error("invalid storage request: {0}")]
     Invalid(String),
+    /// A stored value cannot be read as the object its key names.
+    #[error("corrupt value at {key}: {reason}")]
+    Corrupt {
+        /// The key.
+        key: String,
+        /// What the decoder said.
+        reason: String,
+    },
     /// The backend cannot be reached or failed; retrying later may succeed.
     #[error("storage unavailable ({backend}): {source}")]
     Unavailable {
