@@ -24,6 +24,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod change;
 pub mod model;
 pub mod storage;
