@@ -5,5 +5,6 @@
 //! backends'), so a Rust program can embed a whole control plane in memory.
 #![warn(missing_docs)]
 
+pub mod manifest;
 pub mod storage;
 pub mod units;
