@@ -88,6 +88,14 @@ pub fn validate_all(manifests: &[Manifest]) -> Result<(), ManifestError> {
 /// The non-empty documents of `text`, numbered from 1 in the order written;
 /// the elements of a top-level list count as documents of their own.
 fn documents_of(text: &str, errors: &mut Vec<FieldError>) -> Vec<(usize, Value)> {
+    if bracket_depth_exceeds(text, MAX_BRACKET_DEPTH) {
+        errors.push(FieldError::new(
+            1,
+            "",
+            format!("brackets nested deeper than {MAX_BRACKET_DEPTH} levels"),
+        ));
+        return Vec::new();
+    }
     let mut values = Vec::new();
     let trimmed = text.trim_start();
     let json = if trimmed.starts_with('{') || trimmed.starts_with('[') {
@@ -138,6 +146,32 @@ fn documents_of(text: &str, errors: &mut Vec<FieldError>) -> Vec<(usize, Value)>
     }
     documents.retain(|(_, value)| !value.is_null());
     documents
+}
+
+/// Far above the parsers' own nesting limit (128), so no document they
+/// accept is refused, yet it bounds the YAML scanner, whose bookkeeping of
+/// possible keys is quadratic in the depth of `[`/`{` nesting: 100,000
+/// brackets would take seconds before the nesting limit is even reached.
+const MAX_BRACKET_DEPTH: usize = 1024;
+
+/// Whether `[` and `{` nest deeper than `limit`, counted over the raw text.
+/// Brackets inside quoted strings count too, which only matters for text
+/// with a thousand unbalanced ones.
+fn bracket_depth_exceeds(text: &str, limit: usize) -> bool {
+    let mut depth = 0usize;
+    for byte in text.bytes() {
+        match byte {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The problems of one document, tagged with its number, kind and name.

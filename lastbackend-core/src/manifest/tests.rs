@@ -826,3 +826,26 @@ fn suggestions_are_only_for_close_names() {
     assert_eq!(suggest("x", &known), None);
     assert_eq!(suggest("prot", &["port", "endpoint"]), Some("port"));
 }
+
+#[test]
+fn hostile_input_is_an_error_not_a_crash() {
+    let deep_json = "[".repeat(100_000);
+    assert_eq!(
+        parse(&deep_json).unwrap_err().to_string(),
+        "document 1: brackets nested deeper than 1024 levels"
+    );
+    let nested_200 = "[".repeat(200) + &"]".repeat(200);
+    let err = parse(&nested_200).unwrap_err().to_string();
+    assert!(err.contains("recursion limit exceeded"), "{err}");
+    let deep_yaml = "a:\n".to_owned() + &"- ".repeat(10_000) + "x\n";
+    let err = parse(&deep_yaml).unwrap_err().to_string();
+    assert!(err.contains("recursion limit exceeded"), "{err}");
+    let mut laughs = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for pair in ["ab", "bc", "cd", "de", "ef", "fg", "gh", "hi"].map(str::as_bytes) {
+        let (prev, name) = (pair[0] as char, pair[1] as char);
+        let refs = vec![format!("*{prev}"); 9].join(", ");
+        laughs.push_str(&format!("{name}: &{name} [{refs}]\n"));
+    }
+    let err = parse(&laughs).unwrap_err().to_string();
+    assert!(err.contains("repetition limit exceeded"), "{err}");
+}
