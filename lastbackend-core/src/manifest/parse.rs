@@ -289,8 +289,11 @@ fn typed<T: DeserializeOwned>(
         &mut |path: serde_ignored::Path<'_>| unknown.push(segments(&path)),
     ));
     for path in unknown {
-        let (field, parent) = path.split_last().expect("an ignored field has a key");
-        let Segment::Key(field) = field else { continue };
+        let Some((Segment::Key(field), parent)) = path.split_last() else {
+            // Our types ignore nothing but unknown map keys; be plain anyway.
+            problems.push(render(&path), "unexpected value");
+            continue;
+        };
         let parent_keys: Vec<&str> = parent
             .iter()
             .filter_map(|s| match s {

@@ -1,7 +1,9 @@
 //! Lenient deserializers for what people write in YAML by hand.
 //!
 //! YAML turns `name: 2048`, `cpu: 0.5` and `debug: true` into numbers and
-//! booleans; the manifest keeps them as the strings the user meant. These
+//! booleans; the manifest keeps them as the strings the user meant. A float
+//! comes back in Rust's shortest form (`1.10` is `"1.1"`), so text that must
+//! stay exact, such as a version in an env value, should be quoted. These
 //! helpers are used with `#[serde(deserialize_with = ..)]` and never go through
 //! `#[serde(untagged)]`, which would buffer the input and hide unknown fields
 //! from [`serde_ignored`].
