@@ -476,7 +476,7 @@ fn validation_table() {
         (
             "kind: Secret\nmeta: {name: s}\n".into(),
             "version",
-            "required: v1".into(),
+            "required; the supported version is v1".into(),
         ),
         (
             "version: v1\nmeta: {name: s}\n".into(),

@@ -264,7 +264,7 @@ impl Validator {
     fn version(&mut self, version: &str) {
         match version {
             "v1" => {}
-            "" => self.error_at("version", "required: v1"),
+            "" => self.error_at("version", "required; the supported version is v1"),
             other => self.error_at(
                 "version",
                 format!("unsupported version {other:?}; expected v1"),
