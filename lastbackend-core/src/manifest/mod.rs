@@ -41,6 +41,7 @@
 //! ```
 
 mod config;
+pub mod internal;
 mod error;
 mod known_fields;
 mod namespace;
