@@ -13,7 +13,9 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ConfigSpec, EndpointSpec, PodSpec, RouteSpec, SecretSpec, SubnetSpec, VolumeSpec};
+use crate::model::{
+    ConfigSpec, EndpointSpec, PodSpec, RouteSpec, SecretSpec, SubnetSpec, VolumeSpec,
+};
 use crate::storage::Revision;
 
 /// Implemented by every internal manifest: lets an agent tell newer from

@@ -41,8 +41,8 @@
 //! ```
 
 mod config;
-pub mod internal;
 mod error;
+pub mod internal;
 mod known_fields;
 mod namespace;
 mod parse;
