@@ -265,10 +265,12 @@ async fn seeded() -> Api {
     };
     endpoint.spec.domain = "web.demo.lb.local".into();
     api.store().create(&endpoint).await.unwrap();
-    let mut report = MemberReport::default();
-    report.presence = Presence {
-        ready: true,
-        online: true,
+    let mut report = MemberReport {
+        presence: Presence {
+            ready: true,
+            online: true,
+        },
+        ..MemberReport::default()
     };
     report.address = Some("10.0.0.2:53".parse().unwrap());
     api.register_discovery("dns1", report.clone())

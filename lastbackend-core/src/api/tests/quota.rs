@@ -3,6 +3,9 @@
 use super::*;
 use crate::api::UpdateOptions;
 
+/// Replicas, RAM and CPU limits, and the error expected (`None`: success).
+type Case<'a> = (u32, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+
 /// Namespace `limits` with limits 1GB / 1 CPU, nothing in it.
 async fn limited() -> Api {
     let api = api();
@@ -17,7 +20,7 @@ async fn limited() -> Api {
 
 #[tokio::test]
 async fn create_checks_the_namespace_limits() {
-    let cases: [(u32, Option<&str>, Option<&str>, Option<&str>); 7] = [
+    let cases: [Case<'_>; 7] = [
         (
             1,
             Some("2GB"),
