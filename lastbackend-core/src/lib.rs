@@ -26,6 +26,7 @@
 
 pub mod api;
 pub mod change;
+pub mod manifest;
 pub mod model;
 pub mod storage;
 pub mod store;
