@@ -18,6 +18,8 @@
 //! as the original's etcd tree: `<collection>/<selflink>`, see [`key`].
 
 mod error;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 
 use std::collections::BTreeMap;
 use std::fmt;
