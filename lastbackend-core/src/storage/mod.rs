@@ -17,9 +17,13 @@
 //! Keys are relative to the backend's prefix (default `lastbackend`), laid out
 //! as the original's etcd tree: `<collection>/<selflink>`, see [`key`].
 
+#[cfg(feature = "embedded")]
+pub mod embedded;
 mod error;
 #[cfg(feature = "etcd")]
 pub mod etcd;
+mod local;
+pub mod memory;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,7 +33,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 
+#[cfg(feature = "embedded")]
+pub use embedded::EmbeddedStorage;
 pub use error::{BoxError, Error, Result};
+pub use memory::MemoryStorage;
 
 /// A store-wide, strictly increasing write counter. `0` means "never written".
 pub type Revision = u64;
