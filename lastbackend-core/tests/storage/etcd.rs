@@ -18,6 +18,26 @@ mod server;
 
 use server::{EtcdServer, unique_prefix};
 
+thread_local! {
+    /// One etcd per test thread: each battery check runs on a thread of its
+    /// own, so it gets a quiet store (some compare revisions before and
+    /// after), while the model's cases, which run on one thread, share one
+    /// etcd under fresh prefixes.
+    static THREAD_SERVER: EtcdServer = EtcdServer::start()
+        .expect("etcd not found: install etcd-server (.ci/install)");
+}
+
+async fn make() -> (Arc<dyn Storage>, ()) {
+    let endpoint = THREAD_SERVER.with(EtcdServer::endpoint);
+    let config = EtcdConfig::new([endpoint])
+        .with_prefix(unique_prefix("battery"))
+        .with_request_timeout(Duration::from_secs(5));
+    let storage = EtcdStorage::connect(config).await.unwrap();
+    (Arc::new(storage), ())
+}
+
+battery!(etcd, make());
+
 async fn connect(server: &EtcdServer, prefix: &str) -> EtcdStorage {
     let config = EtcdConfig::new([server.endpoint()])
         .with_prefix(prefix)

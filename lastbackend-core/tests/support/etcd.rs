@@ -44,7 +44,7 @@ impl EtcdServer {
         for _ in 0..3 {
             let dir = tempfile::Builder::new()
                 .prefix("lb-etcd-test")
-                .tempdir()
+                .tempdir_in(data_root())
                 .expect("temp dir for etcd");
             let mut server = Self {
                 binary: binary.clone(),
@@ -223,6 +223,17 @@ fn find_etcd() -> Option<PathBuf> {
         println!("skipped: etcd not found (install etcd-server to run the etcd tests)");
     }
     found
+}
+
+/// Where data dirs go: tmpfs when there is one, because every etcd write
+/// waits for an fsync and tests want many writes, not durability.
+fn data_root() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_owned()
+    } else {
+        std::env::temp_dir()
+    }
 }
 
 fn free_port() -> u16 {
