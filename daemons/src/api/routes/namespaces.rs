@@ -76,8 +76,9 @@ pub(crate) async fn apply(
     QueryParams(query): QueryParams<ApplyQuery>,
     ManifestsBody(manifests): ManifestsBody,
 ) -> HttpResult<Json<ApplyReport>> {
-    let mut options = ApplyOptions::default();
-    options.dry_run = query.dry_run;
-    options.redeploy = query.redeploy;
+    let options = ApplyOptions {
+        dry_run: query.dry_run,
+        redeploy: query.redeploy,
+    };
     Ok(Json(state.api().apply(&ns, manifests, options).await?))
 }

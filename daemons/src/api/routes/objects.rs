@@ -103,9 +103,10 @@ namespaced!(
     create_service,
     remove_service,
     |state, ns, name, manifest, expected, query: RedeployQuery| {
-        let mut options = UpdateOptions::default();
-        options.redeploy = query.redeploy;
-        options.expected = expected;
+        let options = UpdateOptions {
+            redeploy: query.redeploy,
+            expected,
+        };
         state.api().update_service(&ns, &name, manifest, options)
     }
 );
