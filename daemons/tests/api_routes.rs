@@ -712,3 +712,101 @@ async fn cluster_information() {
     assert_eq!(status, StatusCode::OK);
     assert!(cluster["meta"].is_object(), "{cluster}");
 }
+
+/// A storage whose backend is gone: every call fails as unavailable.
+#[derive(Debug)]
+struct Down;
+
+fn down() -> lastbackend_core::storage::Error {
+    lastbackend_core::storage::Error::unavailable("test", "connection refused")
+}
+
+#[async_trait::async_trait]
+impl lastbackend_core::storage::Storage for Down {
+    async fn revision(&self) -> lastbackend_core::storage::Result<u64> {
+        Err(down())
+    }
+    async fn get(
+        &self,
+        _: &str,
+    ) -> lastbackend_core::storage::Result<lastbackend_core::storage::KeyValue> {
+        Err(down())
+    }
+    async fn list(
+        &self,
+        _: &str,
+    ) -> lastbackend_core::storage::Result<lastbackend_core::storage::List> {
+        Err(down())
+    }
+    async fn put(
+        &self,
+        _: &str,
+        _: bytes::Bytes,
+        _: Option<i64>,
+    ) -> lastbackend_core::storage::Result<u64> {
+        Err(down())
+    }
+    async fn set(
+        &self,
+        _: &str,
+        _: bytes::Bytes,
+        _: u64,
+        _: Option<i64>,
+    ) -> lastbackend_core::storage::Result<u64> {
+        Err(down())
+    }
+    async fn set_unconditional(
+        &self,
+        _: &str,
+        _: bytes::Bytes,
+        _: Option<i64>,
+    ) -> lastbackend_core::storage::Result<u64> {
+        Err(down())
+    }
+    async fn del(&self, _: &str, _: Option<u64>) -> lastbackend_core::storage::Result<u64> {
+        Err(down())
+    }
+    async fn txn(
+        &self,
+        _: lastbackend_core::storage::Txn,
+    ) -> lastbackend_core::storage::Result<u64> {
+        Err(down())
+    }
+    async fn watch(
+        &self,
+        _: &str,
+        _: Option<u64>,
+    ) -> lastbackend_core::storage::Result<lastbackend_core::storage::WatchStream> {
+        Err(down())
+    }
+    async fn lease_grant(&self, _: Duration) -> lastbackend_core::storage::Result<i64> {
+        Err(down())
+    }
+    async fn lease_keep_alive(&self, _: i64) -> lastbackend_core::storage::Result<Duration> {
+        Err(down())
+    }
+    async fn lease_revoke(&self, _: i64) -> lastbackend_core::storage::Result<()> {
+        Err(down())
+    }
+}
+
+#[tokio::test]
+async fn an_unavailable_storage_is_503() {
+    let api = Api::new(Store::new(Arc::new(Down)), Settings::default());
+    let app = router(ApiState::new(api, Some(TOKEN.into())));
+    for (method, uri, body) in [
+        ("GET", "/namespace", Value::Null),
+        ("POST", "/namespace", json!({"meta": {"name": "demo"}})),
+        ("GET", "/cluster/node", Value::Null),
+        ("GET", "/namespace?watch=true", Value::Null),
+    ] {
+        let (status, body) = call(&app, method, uri, body).await;
+        assert_error(status, &body, 503);
+    }
+    let events = request("GET", "/events", Body::empty());
+    let (status, body) = send(&app, events).await;
+    assert!(
+        status.is_client_error() || status.as_u16() == 503,
+        "{status}: {body}"
+    );
+}

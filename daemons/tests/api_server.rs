@@ -169,6 +169,7 @@ fn sigterm_stops_the_daemon_cleanly() {
     }
 }
 
+#[cfg(feature = "embedded")]
 #[test]
 fn the_embedded_store_keeps_objects_across_a_restart() {
     let dir = tempfile::tempdir().unwrap();
