@@ -62,6 +62,7 @@ pub(crate) async fn remove(
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct NodeMeta {
+    #[schema(value_type = std::collections::HashMap<String, String>)]
     labels: Labels,
     description: String,
 }
