@@ -86,3 +86,51 @@ fn kind_of(key: &str) -> Option<Kind> {
         })
         .max_by_key(|kind| kind.collection().len())
 }
+
+#[cfg(test)]
+mod tests {
+    use lastbackend_core::storage::KeyValue;
+
+    use super::*;
+
+    fn kv(key: &str, value: &str) -> KeyValue {
+        KeyValue {
+            key: key.to_owned(),
+            value: value.as_bytes().to_vec().into(),
+            create_revision: 1,
+            mod_revision: 2,
+            lease: None,
+        }
+    }
+
+    #[test]
+    fn messages_name_the_kind_and_action_as_the_original() {
+        let created = Event {
+            kind: EventKind::Created,
+            kv: kv("node/info/n1", r#"{"meta":{"name":"n1"}}"#),
+            prev: None,
+        };
+        let sent: serde_json::Value = serde_json::from_str(&message(&created).unwrap()).unwrap();
+        assert_eq!(sent["event"], "node:create");
+        assert_eq!(sent["payload"]["meta"]["name"], "n1");
+
+        let deleted = Event {
+            kind: EventKind::Deleted,
+            kv: kv("service/demo:web", ""),
+            prev: Some(kv("service/demo:web", r#"{"meta":{"name":"web"}}"#)),
+        };
+        let sent: serde_json::Value = serde_json::from_str(&message(&deleted).unwrap()).unwrap();
+        assert_eq!(sent["event"], "service:delete");
+        assert_eq!(sent["payload"]["meta"]["name"], "web");
+    }
+
+    #[test]
+    fn keys_that_are_not_objects_are_skipped() {
+        let lease = Event {
+            kind: EventKind::Updated,
+            kv: kv("node/lease/n1", "{}"),
+            prev: None,
+        };
+        assert_eq!(message(&lease), None);
+    }
+}
