@@ -1,5 +1,9 @@
 //! The reference daemons of lastbackend-rs. Each subcommand is wiring: parse
 //! its configuration, build components from the library crates, run them.
+//!
+//! [`api`] is the REST API server (`fn router(state) -> axum::Router` over
+//! `lastbackend_core::api::Api`, and HTTPS serving); [`config`] holds the
+//! flags, `LB_*` variables and YAML files of the daemons.
 #![warn(missing_docs)]
 
 pub mod api;

@@ -54,10 +54,11 @@ where
 
 fn line<T: serde::Serialize>(event: &WatchEvent<T>) -> Bytes {
     let mut bytes = serde_json::to_vec(event).unwrap_or_else(|error| {
-        format!(
-            r#"{{"type":"error","code":500,"status":"Internal Server Error","message":"{error}"}}"#
-        )
-        .into_bytes()
+        let body = HttpError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode the change: {error}"),
+        );
+        serde_json::to_vec(&WatchEvent::<()>::Error(body.0)).unwrap_or_default()
     });
     bytes.push(b'\n');
     Bytes::from(bytes)
