@@ -1,6 +1,6 @@
-//! The core of lastbackend-rs: the entity [`model`], [`units`], the revisioned
-//! [`storage::Storage`] trait with its backends, typed access over it
-//! ([`store::Store`]) and [`change`] detection.
+//! The core of lastbackend-rs: the entity [`model`], external [`manifest`]s,
+//! [`units`], the revisioned [`storage::Storage`] trait with its backends,
+//! typed access over it ([`store::Store`]) and [`change`] detection.
 //!
 //! Everything here is free of host IO (no Docker, no sockets but the storage
 //! backends'), so a Rust program can embed a whole control plane in memory:
@@ -26,6 +26,7 @@
 
 pub mod api;
 pub mod change;
+pub mod manifest;
 pub mod model;
 pub mod storage;
 pub mod store;

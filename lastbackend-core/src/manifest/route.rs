@@ -1,0 +1,80 @@
+//! `kind: Route`: external HTTP traffic into services, through an ingress.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ManifestMeta, is_default, scalar};
+
+/// A `kind: Route` document.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteManifest {
+    /// Manifest format version, `v1`.
+    pub version: String,
+    /// Name, description and labels.
+    pub meta: ManifestMeta,
+    /// Listener and rules.
+    pub spec: RouteSpecManifest,
+}
+
+/// `spec` of a route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteSpecManifest {
+    /// External port the ingress listens on; 80 when absent.
+    pub port: u32,
+    /// Host name the route answers for; the server derives one when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Which ingress serves the route.
+    #[serde(skip_serializing_if = "is_default")]
+    pub selector: RouteSelectorManifest,
+    /// Path prefixes and the service ports they go to; at least one.
+    pub rules: Vec<RouteRuleManifest>,
+}
+
+impl Default for RouteSpecManifest {
+    fn default() -> Self {
+        Self {
+            port: 80,
+            endpoint: None,
+            selector: RouteSelectorManifest::default(),
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// `spec.selector` of a route.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteSelectorManifest {
+    /// Hostname of the ingress; any ingress when absent.
+    #[serde(
+        deserialize_with = "scalar::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ingress: Option<String>,
+}
+
+/// One rule of a route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteRuleManifest {
+    /// Name of the service in the same namespace.
+    #[serde(deserialize_with = "scalar::string")]
+    pub service: String,
+    /// Path prefix, `/` when absent.
+    pub path: String,
+    /// Port of the service's endpoint (required).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u32>,
+}
+
+impl Default for RouteRuleManifest {
+    fn default() -> Self {
+        Self {
+            service: String::new(),
+            path: "/".to_owned(),
+            port: None,
+        }
+    }
+}
