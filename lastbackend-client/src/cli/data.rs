@@ -15,10 +15,10 @@ use crate::Client;
 
 /// The data of a secret: auth, text or files, one type at a time.
 #[derive(Clone, Debug, Args)]
-#[group(id = "secret_data", required = true, multiple = false, args = ["auth", "text", "files"])]
+#[group(id = "secret_data", required = true, multiple = true)]
 pub struct SecretData {
     /// An auth secret: a username and a password.
-    #[arg(short, long, requires_all = ["username", "password"])]
+    #[arg(short, long, requires_all = ["username", "password"], conflicts_with_all = ["text", "files"])]
     pub auth: bool,
     /// The auth secret's username.
     #[arg(short, long, requires = "auth")]
@@ -27,7 +27,7 @@ pub struct SecretData {
     #[arg(short, long, requires = "auth")]
     pub password: Option<String>,
     /// A text entry; repeat for more.
-    #[arg(short, long = "text", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    #[arg(short, long = "text", value_name = "KEY=VALUE", value_parser = parse_pair, conflicts_with = "files")]
     pub text: Vec<(String, String)>,
     /// A file, stored under its file name; repeat for more.
     #[arg(short, long = "file", value_name = "FILE")]
@@ -36,10 +36,10 @@ pub struct SecretData {
 
 /// The data of a config: text or files.
 #[derive(Clone, Debug, Args)]
-#[group(id = "config_data", required = true, multiple = false, args = ["text", "files"])]
+#[group(id = "config_data", required = true, multiple = true)]
 pub struct ConfigData {
     /// A text entry; repeat for more.
-    #[arg(short, long = "text", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    #[arg(short, long = "text", value_name = "KEY=VALUE", value_parser = parse_pair, conflicts_with = "files")]
     pub text: Vec<(String, String)>,
     /// A file, stored under its file name; repeat for more.
     #[arg(short, long = "file", value_name = "FILE")]
