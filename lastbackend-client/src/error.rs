@@ -18,9 +18,10 @@ pub enum Error {
     /// The server answered with an error; its body says what and why.
     #[error("{}", display_body(.0))]
     Api(Box<ErrorBody>),
-    /// The request did not get an answer (connection refused, TLS, timeout).
-    #[error("cannot reach the API: {0}")]
-    RequestFailed(#[source] BoxError),
+    /// The request did not get an answer (connection refused, TLS, timeout);
+    /// the message includes every cause.
+    #[error("cannot reach the API: {}", chain(.0.as_ref()))]
+    RequestFailed(BoxError),
     /// The answer was not what the API promises (malformed JSON).
     #[error("unexpected answer from the API: {0}")]
     DecodeFailed(String),
@@ -33,6 +34,20 @@ pub enum Error {
     ConfigInvalid(String),
 }
 
+/// The error and its causes: hyper's own message ("client error
+/// (Connect)") says little without them.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            text = format!("{text}: {message}");
+        }
+        source = cause.source();
+    }
+    text
+}
 fn display_body(body: &ErrorBody) -> DisplayBody<'_> {
     DisplayBody(body)
 }

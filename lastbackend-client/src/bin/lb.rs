@@ -20,8 +20,19 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            // The server's message, then each field problem on its own line.
-            eprintln!("{err:#}");
+            // The server's message, then each field problem on its own line;
+            // causes that repeat what is already said are left out.
+            let mut text = String::new();
+            for cause in err.chain().map(ToString::to_string) {
+                if !text.contains(&cause) {
+                    text = if text.is_empty() {
+                        cause
+                    } else {
+                        format!("{text}: {cause}")
+                    };
+                }
+            }
+            eprintln!("{text}");
             ExitCode::FAILURE
         }
     }
