@@ -1,6 +1,7 @@
-//! The core of lastbackend-rs: the entity [`model`], external [`manifest`]s,
-//! [`units`], the revisioned [`storage::Storage`] trait with its backends,
-//! typed access over it ([`store::Store`]) and [`change`] detection.
+//! The core of lastbackend-rs: the entity [`model`], [`units`], the revisioned
+//! [`storage::Storage`] trait with its backends, typed access over it
+//! ([`store::Store`]), user [`manifest`]s, [`change`] detection and the
+//! [`api`] operations.
 //!
 //! Everything here is free of host IO (no Docker, no sockets but the storage
 //! backends'), so a Rust program can embed a whole control plane in memory:

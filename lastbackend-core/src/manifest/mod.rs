@@ -42,6 +42,7 @@
 
 mod config;
 mod error;
+pub mod internal;
 mod known_fields;
 mod namespace;
 mod parse;
