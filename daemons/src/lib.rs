@@ -2,7 +2,13 @@
 //! its configuration, build components from the library crates, run them.
 #![warn(missing_docs)]
 
+pub mod api;
+pub mod config;
+mod run_api;
+
 use clap::{Parser, Subcommand};
+
+use crate::config::ApiArgs;
 
 /// The `lastbackend` command line.
 #[derive(Debug, Parser)]
@@ -24,7 +30,7 @@ pub enum Command {
     /// discovery, ingress, exporter and a node agent.
     Up,
     /// The REST API server (default :2967).
-    Api,
+    Api(Box<ApiArgs>),
     /// The cluster controller and scheduler.
     Controller,
     /// The node agent that runs pods on Docker (default :2969).
@@ -40,6 +46,9 @@ pub enum Command {
 impl Cli {
     /// Runs the chosen daemon.
     pub fn run(self) -> anyhow::Result<()> {
+        if let Command::Api(args) = self.command {
+            return run_api::run(*args);
+        }
         anyhow::bail!(
             "`lastbackend {}` is not yet available in this build; see the README's roadmap",
             format!("{:?}", self.command).to_lowercase()

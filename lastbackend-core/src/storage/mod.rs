@@ -20,6 +20,8 @@
 #[cfg(feature = "embedded")]
 pub mod embedded;
 mod error;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 mod local;
 pub mod memory;
 
@@ -34,6 +36,8 @@ use futures::stream::BoxStream;
 #[cfg(feature = "embedded")]
 pub use embedded::EmbeddedStorage;
 pub use error::{BoxError, Error, Result};
+#[cfg(feature = "etcd")]
+pub use etcd::{EtcdConfig, EtcdStorage};
 pub use memory::MemoryStorage;
 
 /// A store-wide, strictly increasing write counter. `0` means "never written".

@@ -1,0 +1,133 @@
+//! Cluster members other than nodes: `/ingress`, `/discovery`, `/exporter`.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use lastbackend_core::api::types::{Ack, MemberReport};
+use lastbackend_core::model::{Discovery, Exporter, Ingress, Object};
+
+use super::{ListQuery, SpecQuery};
+use crate::api::ApiState;
+use crate::api::error::HttpResult;
+use crate::api::extract::{JsonBody, QueryParams};
+use crate::api::watch::list_or_watch;
+
+/// Handlers for one member kind; `$spec` adds the manifest long-poll.
+macro_rules! member {
+    ($module:ident, $ty:ty, $list:ident, $get:ident, $remove:ident $(, $spec:ident)?) => {
+        pub(crate) mod $module {
+            use super::*;
+
+            pub(crate) async fn list(
+                State(state): State<ApiState>,
+                QueryParams(query): QueryParams<ListQuery>,
+            ) -> HttpResult<Response> {
+                let prefix = format!("{}/", <$ty as Object>::KIND.collection());
+                list_or_watch::<$ty, _>(&state, query, prefix, async {
+                    state.api().$list().await
+                })
+                .await
+            }
+
+            pub(crate) async fn get(
+                State(state): State<ApiState>,
+                Path(name): Path<String>,
+            ) -> HttpResult<Json<$ty>> {
+                Ok(Json(state.api().$get(&name).await?))
+            }
+
+            pub(crate) async fn remove(
+                State(state): State<ApiState>,
+                Path(name): Path<String>,
+            ) -> HttpResult<Json<$ty>> {
+                Ok(Json(state.api().$remove(&name).await?))
+            }
+
+            pub(crate) async fn register(
+                State(state): State<ApiState>,
+                Path(name): Path<String>,
+                JsonBody(report): JsonBody<MemberReport>,
+            ) -> HttpResult<Response> {
+                let kind = <$ty as Object>::KIND;
+                let (member, created) = state.api().register_member(kind, &name, report).await?;
+                let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+                Ok((status, Json(member)).into_response())
+            }
+
+            pub(crate) async fn status(
+                State(state): State<ApiState>,
+                Path(name): Path<String>,
+                JsonBody(report): JsonBody<MemberReport>,
+            ) -> HttpResult<Json<Ack>> {
+                let kind = <$ty as Object>::KIND;
+                Ok(Json(state.api().member_status(kind, &name, report).await?))
+            }
+
+            $(
+                pub(crate) async fn spec(
+                    State(state): State<ApiState>,
+                    Path(name): Path<String>,
+                    QueryParams(query): QueryParams<SpecQuery>,
+                ) -> HttpResult<Response> {
+                    let manifest = state
+                        .api()
+                        .$spec(&name, query.revision, query.wait())
+                        .await?;
+                    Ok(Json(manifest).into_response())
+                }
+            )?
+        }
+    };
+}
+
+member!(
+    ingress,
+    Ingress,
+    ingresses,
+    ingress,
+    remove_ingress,
+    ingress_manifest
+);
+member!(
+    discovery,
+    Discovery,
+    discoveries,
+    discovery,
+    remove_discovery,
+    discovery_manifest
+);
+member!(exporter, Exporter, exporters, exporter, remove_exporter);
+
+/// The member routes.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/ingress", get(ingress::list))
+        .route(
+            "/ingress/{name}",
+            get(ingress::get)
+                .put(ingress::register)
+                .delete(ingress::remove),
+        )
+        .route("/ingress/{name}/status", put(ingress::status))
+        .route("/ingress/{name}/spec", get(ingress::spec))
+        .route("/discovery", get(discovery::list))
+        .route(
+            "/discovery/{name}",
+            get(discovery::get)
+                .put(discovery::register)
+                .delete(discovery::remove),
+        )
+        .route("/discovery/{name}/status", put(discovery::status))
+        .route("/discovery/{name}/spec", get(discovery::spec))
+        .route("/exporter", get(exporter::list))
+        .route(
+            "/exporter/{name}",
+            get(exporter::get)
+                .put(exporter::register)
+                .delete(exporter::remove),
+        )
+        .route("/exporter/{name}/status", put(exporter::status))
+}

@@ -1,0 +1,234 @@
+//! The objects inside a namespace: services (with their deployments, pods
+//! and logs), secrets, configs, routes and volumes.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use lastbackend_core::api::UpdateOptions;
+use lastbackend_core::manifest::{
+    ConfigManifest, RouteManifest, SecretManifest, ServiceManifest, VolumeManifest,
+};
+use lastbackend_core::model::{
+    Config, Deployment, Kind, Object, Pod, Route, Secret, SelfLink, Service, Volume,
+};
+use serde::Deserialize;
+
+use super::ListQuery;
+use crate::api::ApiState;
+use crate::api::error::{HttpError, HttpResult};
+use crate::api::extract::{IfMatch, JsonBody, ManifestBody, QueryParams};
+use crate::api::watch::list_or_watch;
+
+/// The watch prefix of the objects of `kind` under the selflink `parent`
+/// (`service/demo:` for the services of `demo`).
+fn children(kind: Kind, parent: &str) -> String {
+    format!("{}/{parent}:", kind.collection())
+}
+
+/// List, create, get and remove of one namespaced kind; `$update` is the
+/// body of the update handler, given `state`, `ns`, `name`, `manifest`,
+/// `expected` and the query.
+macro_rules! namespaced {
+    ($module:ident, $ty:ty, $manifest:ty, $list:ident, $get:ident, $create:ident, $remove:ident,
+     |$state:ident, $ns:ident, $name:ident, $m:ident, $expected:ident, $query:ident: $q:ty| $update:expr) => {
+        pub(crate) mod $module {
+            use super::*;
+
+            pub(crate) async fn list(
+                State(state): State<ApiState>,
+                Path(ns): Path<String>,
+                QueryParams(query): QueryParams<ListQuery>,
+            ) -> HttpResult<Response> {
+                let prefix = children(<$ty as Object>::KIND, &ns);
+                list_or_watch::<$ty, _>(&state, query, prefix, async {
+                    state.api().$list(&ns).await
+                })
+                .await
+            }
+
+            pub(crate) async fn create(
+                State(state): State<ApiState>,
+                Path(ns): Path<String>,
+                ManifestBody(manifest): ManifestBody<$manifest>,
+            ) -> HttpResult<(StatusCode, Json<$ty>)> {
+                let object = state.api().$create(&ns, manifest).await?;
+                Ok((StatusCode::CREATED, Json(object)))
+            }
+
+            pub(crate) async fn get(
+                State(state): State<ApiState>,
+                Path((ns, name)): Path<(String, String)>,
+            ) -> HttpResult<Json<$ty>> {
+                Ok(Json(state.api().$get(&ns, &name).await?))
+            }
+
+            pub(crate) async fn update(
+                State($state): State<ApiState>,
+                Path(($ns, $name)): Path<(String, String)>,
+                IfMatch($expected): IfMatch,
+                QueryParams($query): QueryParams<$q>,
+                ManifestBody($m): ManifestBody<$manifest>,
+            ) -> HttpResult<Json<$ty>> {
+                Ok(Json($update.await?))
+            }
+
+            pub(crate) async fn remove(
+                State(state): State<ApiState>,
+                Path((ns, name)): Path<(String, String)>,
+            ) -> HttpResult<Json<$ty>> {
+                Ok(Json(state.api().$remove(&ns, &name).await?))
+            }
+        }
+    };
+}
+
+/// `?redeploy=true` of a service update.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RedeployQuery {
+    redeploy: bool,
+}
+
+/// Update routes of kinds without query options.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct NoQuery {}
+
+namespaced!(
+    services,
+    Service,
+    ServiceManifest,
+    services,
+    service,
+    create_service,
+    remove_service,
+    |state, ns, name, manifest, expected, query: RedeployQuery| {
+        let mut options = UpdateOptions::default();
+        options.redeploy = query.redeploy;
+        options.expected = expected;
+        state.api().update_service(&ns, &name, manifest, options)
+    }
+);
+namespaced!(
+    secrets,
+    Secret,
+    SecretManifest,
+    secrets,
+    secret,
+    create_secret,
+    remove_secret,
+    |state, ns, name, manifest, expected, _query: NoQuery| {
+        state.api().update_secret(&ns, &name, manifest, expected)
+    }
+);
+namespaced!(
+    configs,
+    Config,
+    ConfigManifest,
+    configs,
+    config,
+    create_config,
+    remove_config,
+    |state, ns, name, manifest, expected, _query: NoQuery| {
+        state.api().update_config(&ns, &name, manifest, expected)
+    }
+);
+namespaced!(
+    routes,
+    Route,
+    RouteManifest,
+    routes,
+    route,
+    create_route,
+    remove_route,
+    |state, ns, name, manifest, expected, _query: NoQuery| {
+        state.api().update_route(&ns, &name, manifest, expected)
+    }
+);
+namespaced!(
+    volumes,
+    Volume,
+    VolumeManifest,
+    volumes,
+    volume,
+    create_volume,
+    remove_volume,
+    |state, ns, name, manifest, expected, _query: NoQuery| {
+        state.api().update_volume(&ns, &name, manifest, expected)
+    }
+);
+
+/// `PUT /namespace/{ns}/service/{name}/scale`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScaleBody {
+    replicas: u32,
+}
+
+pub(crate) async fn scale(
+    State(state): State<ApiState>,
+    Path((ns, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody<ScaleBody>,
+) -> HttpResult<Json<Service>> {
+    let service = state.api().scale_service(&ns, &name, body.replicas).await?;
+    Ok(Json(service))
+}
+
+pub(crate) async fn deployments(
+    State(state): State<ApiState>,
+    Path((ns, name)): Path<(String, String)>,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> HttpResult<Response> {
+    let service = SelfLink::namespaced(Kind::Service, &ns, &name).to_string();
+    let prefix = children(Kind::Deployment, &service);
+    list_or_watch::<Deployment, _>(&state, query, prefix, async {
+        state.api().deployments(&ns, &name).await
+    })
+    .await
+}
+
+pub(crate) async fn deployment(
+    State(state): State<ApiState>,
+    Path((ns, name, deployment)): Path<(String, String, String)>,
+) -> HttpResult<Json<Deployment>> {
+    Ok(Json(state.api().deployment(&ns, &name, &deployment).await?))
+}
+
+pub(crate) async fn pods(
+    State(state): State<ApiState>,
+    Path((ns, name)): Path<(String, String)>,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> HttpResult<Response> {
+    let service = SelfLink::namespaced(Kind::Service, &ns, &name).to_string();
+    let prefix = children(Kind::Pod, &service);
+    list_or_watch::<Pod, _>(&state, query, prefix, async {
+        state.api().pods(&ns, &name, None).await
+    })
+    .await
+}
+
+pub(crate) async fn deployment_pods(
+    State(state): State<ApiState>,
+    Path((ns, name, deployment)): Path<(String, String, String)>,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> HttpResult<Response> {
+    // A pod's selflink names its deployment with the original's `d_` mark.
+    let prefix = children(Kind::Pod, &format!("{ns}:{name}:d_{deployment}"));
+    list_or_watch::<Pod, _>(&state, query, prefix, async {
+        state.api().pods(&ns, &name, Some(&deployment)).await
+    })
+    .await
+}
+
+/// Logs come from an exporter; until one reports ready there is nothing to
+/// proxy. The service must exist all the same.
+pub(crate) async fn logs(
+    State(state): State<ApiState>,
+    Path((ns, name)): Path<(String, String)>,
+) -> HttpResult<Response> {
+    state.api().service(&ns, &name).await?;
+    Err(HttpError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no exporter is ready",
+    ))
+}
