@@ -239,12 +239,10 @@ impl Api {
                     let key = route_link.to_string();
                     let stored = all_routes.iter().find(|r| r.meta.self_link == key).cloned();
                     planned_routes.push((document, fresh.clone()));
-                    let action =
-                        self.plan_simple(&mut writes, stored.as_ref(), fresh, |old, new| {
-                            convert::keep_route_owned(&mut new.spec, &old.spec);
-                            new.status = old.status.clone();
-                        })?;
-                    action
+                    self.plan_simple(&mut writes, stored.as_ref(), fresh, |old, new| {
+                        convert::keep_route_owned(&mut new.spec, &old.spec);
+                        new.status = old.status.clone();
+                    })?
                 }
             };
             items.push(ApplyItem {
