@@ -141,6 +141,23 @@ pub struct ServerTls {
     pub client_ca: Option<PathBuf>,
 }
 
+impl ServerTls {
+    /// HTTPS with this certificate chain and key, no client certificates.
+    pub fn new(cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        Self {
+            cert: cert.into(),
+            key: key.into(),
+            client_ca: None,
+        }
+    }
+
+    /// Requires client certificates signed by `ca`.
+    pub fn with_client_ca(mut self, ca: impl Into<PathBuf>) -> Self {
+        self.client_ca = Some(ca.into());
+        self
+    }
+}
+
 /// Who may call the API.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Access {

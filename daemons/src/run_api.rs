@@ -24,6 +24,7 @@ pub(crate) fn run(args: ApiArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_max_level(log_level(config.verbose))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if config.vault_configured {
         tracing::warn!("the vault settings are not supported and are ignored");

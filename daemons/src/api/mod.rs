@@ -95,6 +95,3 @@ pub fn router(state: ApiState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
-
-#[cfg(test)]
-mod tests;

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lastbackend_core::api::types::{Ack, NodeRegistration, NodeStatusReport};
 use lastbackend_core::manifest::internal::NodeManifest;
-use lastbackend_core::model::{Cluster, Kind, Labels, Node};
+use lastbackend_core::model::{Cluster, Labels, Node};
 use serde::Deserialize;
 
 use super::{ListQuery, SpecQuery};
@@ -23,12 +23,9 @@ pub(crate) async fn nodes(
     State(state): State<ApiState>,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> HttpResult<Response> {
-    list_or_watch::<Node, _>(
-        &state,
-        query,
-        Kind::Node.collection().to_owned() + "/",
-        async { state.api().nodes().await },
-    )
+    list_or_watch::<Node, _>(&state, query, String::new(), async {
+        state.api().nodes().await
+    })
     .await
 }
 

@@ -17,7 +17,7 @@ use crate::api::watch::list_or_watch;
 
 /// Handlers for one member kind; `$spec` adds the manifest long-poll.
 macro_rules! member {
-    ($module:ident, $ty:ty, $list:ident, $get:ident, $remove:ident $(, $spec:ident)?) => {
+    ($module:ident, $ty:ty, $list:ident, $get:ident $(, $spec:ident)?) => {
         pub(crate) mod $module {
             use super::*;
 
@@ -25,8 +25,7 @@ macro_rules! member {
                 State(state): State<ApiState>,
                 QueryParams(query): QueryParams<ListQuery>,
             ) -> HttpResult<Response> {
-                let prefix = format!("{}/", <$ty as Object>::KIND.collection());
-                list_or_watch::<$ty, _>(&state, query, prefix, async {
+                list_or_watch::<$ty, _>(&state, query, String::new(), async {
                     state.api().$list().await
                 })
                 .await
@@ -42,8 +41,9 @@ macro_rules! member {
             pub(crate) async fn remove(
                 State(state): State<ApiState>,
                 Path(name): Path<String>,
-            ) -> HttpResult<Json<$ty>> {
-                Ok(Json(state.api().$remove(&name).await?))
+            ) -> HttpResult<Json<serde_json::Value>> {
+                let kind = <$ty as Object>::KIND;
+                Ok(Json(state.api().remove_member(kind, &name).await?))
             }
 
             pub(crate) async fn register(
@@ -83,23 +83,15 @@ macro_rules! member {
     };
 }
 
-member!(
-    ingress,
-    Ingress,
-    ingresses,
-    ingress,
-    remove_ingress,
-    ingress_manifest
-);
+member!(ingress, Ingress, ingresses, ingress, ingress_manifest);
 member!(
     discovery,
     Discovery,
     discoveries,
     discovery,
-    remove_discovery,
     discovery_manifest
 );
-member!(exporter, Exporter, exporters, exporter, remove_exporter);
+member!(exporter, Exporter, exporters, exporter);
 
 /// The member routes.
 pub(crate) fn routes() -> Router<ApiState> {

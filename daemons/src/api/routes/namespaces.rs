@@ -7,7 +7,7 @@ use axum::response::Response;
 use lastbackend_core::api::ApplyOptions;
 use lastbackend_core::api::types::ApplyReport;
 use lastbackend_core::manifest::NamespaceManifest;
-use lastbackend_core::model::{Kind, Namespace};
+use lastbackend_core::model::Namespace;
 use serde::Deserialize;
 
 use super::ListQuery;
@@ -20,8 +20,7 @@ pub(crate) async fn list(
     State(state): State<ApiState>,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> HttpResult<Response> {
-    let prefix = format!("{}/", Kind::Namespace.collection());
-    list_or_watch::<Namespace, _>(&state, query, prefix, async {
+    list_or_watch::<Namespace, _>(&state, query, String::new(), async {
         state.api().namespaces().await
     })
     .await
@@ -77,8 +76,9 @@ pub(crate) async fn apply(
     QueryParams(query): QueryParams<ApplyQuery>,
     ManifestsBody(manifests): ManifestsBody,
 ) -> HttpResult<Json<ApplyReport>> {
-    let mut options = ApplyOptions::default();
-    options.dry_run = query.dry_run;
-    options.redeploy = query.redeploy;
+    let options = ApplyOptions {
+        dry_run: query.dry_run,
+        redeploy: query.redeploy,
+    };
     Ok(Json(state.api().apply(&ns, manifests, options).await?))
 }

@@ -10,7 +10,7 @@ use lastbackend_core::manifest::{
     ConfigManifest, RouteManifest, SecretManifest, ServiceManifest, VolumeManifest,
 };
 use lastbackend_core::model::{
-    Config, Deployment, Kind, Object, Pod, Route, Secret, SelfLink, Service, Volume,
+    Config, Deployment, Kind, Pod, Route, Secret, SelfLink, Service, Volume,
 };
 use serde::Deserialize;
 
@@ -20,10 +20,10 @@ use crate::api::error::{HttpError, HttpResult};
 use crate::api::extract::{IfMatch, JsonBody, ManifestBody, QueryParams};
 use crate::api::watch::list_or_watch;
 
-/// The watch prefix of the objects of `kind` under the selflink `parent`
-/// (`service/demo:` for the services of `demo`).
-fn children(kind: Kind, parent: &str) -> String {
-    format!("{}/{parent}:", kind.collection())
+/// The watch prefix of the objects under the selflink `parent`: `demo:` for
+/// the services of `demo`.
+fn children(parent: &str) -> String {
+    format!("{parent}:")
 }
 
 /// List, create, get and remove of one namespaced kind; `$update` is the
@@ -40,7 +40,7 @@ macro_rules! namespaced {
                 Path(ns): Path<String>,
                 QueryParams(query): QueryParams<ListQuery>,
             ) -> HttpResult<Response> {
-                let prefix = children(<$ty as Object>::KIND, &ns);
+                let prefix = children(&ns);
                 list_or_watch::<$ty, _>(&state, query, prefix, async {
                     state.api().$list(&ns).await
                 })
@@ -103,9 +103,10 @@ namespaced!(
     create_service,
     remove_service,
     |state, ns, name, manifest, expected, query: RedeployQuery| {
-        let mut options = UpdateOptions::default();
-        options.redeploy = query.redeploy;
-        options.expected = expected;
+        let options = UpdateOptions {
+            redeploy: query.redeploy,
+            expected,
+        };
         state.api().update_service(&ns, &name, manifest, options)
     }
 );
@@ -180,7 +181,7 @@ pub(crate) async fn deployments(
     QueryParams(query): QueryParams<ListQuery>,
 ) -> HttpResult<Response> {
     let service = SelfLink::namespaced(Kind::Service, &ns, &name).to_string();
-    let prefix = children(Kind::Deployment, &service);
+    let prefix = children(&service);
     list_or_watch::<Deployment, _>(&state, query, prefix, async {
         state.api().deployments(&ns, &name).await
     })
@@ -200,7 +201,7 @@ pub(crate) async fn pods(
     QueryParams(query): QueryParams<ListQuery>,
 ) -> HttpResult<Response> {
     let service = SelfLink::namespaced(Kind::Service, &ns, &name).to_string();
-    let prefix = children(Kind::Pod, &service);
+    let prefix = children(&service);
     list_or_watch::<Pod, _>(&state, query, prefix, async {
         state.api().pods(&ns, &name, None).await
     })
@@ -213,7 +214,7 @@ pub(crate) async fn deployment_pods(
     QueryParams(query): QueryParams<ListQuery>,
 ) -> HttpResult<Response> {
     // A pod's selflink names its deployment with the original's `d_` mark.
-    let prefix = children(Kind::Pod, &format!("{ns}:{name}:d_{deployment}"));
+    let prefix = children(&format!("{ns}:{name}:d_{deployment}"));
     list_or_watch::<Pod, _>(&state, query, prefix, async {
         state.api().pods(&ns, &name, Some(&deployment)).await
     })
