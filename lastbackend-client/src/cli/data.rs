@@ -10,7 +10,7 @@ use lastbackend_core::manifest::{
     SecretManifest, SecretSpecManifest, SecretType,
 };
 
-use super::{Printer, views};
+use super::{MANIFEST_VERSION, Printer, views};
 use crate::Client;
 
 /// The data of a secret: auth, text or files, one type at a time.
@@ -85,7 +85,7 @@ impl SecretData {
         Ok(SecretManifest {
             meta: meta(name),
             spec: SecretSpecManifest { kind, data },
-            ..SecretManifest::default()
+            version: MANIFEST_VERSION.to_owned(),
         })
     }
 }
@@ -108,7 +108,7 @@ impl ConfigData {
         Ok(ConfigManifest {
             meta: meta(name),
             spec: ConfigSpecManifest { kind, data },
-            ..ConfigManifest::default()
+            version: MANIFEST_VERSION.to_owned(),
         })
     }
 }

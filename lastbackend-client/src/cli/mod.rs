@@ -17,6 +17,9 @@ use serde::Serialize;
 
 pub use connect::Connection;
 
+/// The manifest format the manifests `lb` builds from flags are written in.
+pub(crate) const MANIFEST_VERSION: &str = "v1";
+
 /// Manage a Last.Backend cluster: namespaces, services, secrets, configs,
 /// routes, volumes and nodes.
 #[derive(Debug, Parser)]

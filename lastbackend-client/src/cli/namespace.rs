@@ -7,7 +7,7 @@ use clap::Subcommand;
 use lastbackend_core::api::types::{ApplyAction, ApplyReport};
 use lastbackend_core::manifest::{self, Manifest, ManifestMeta, NamespaceManifest};
 
-use super::{FileArgs, Printer, WaitArgs, views, wait};
+use super::{FileArgs, MANIFEST_VERSION, Printer, WaitArgs, views, wait};
 use crate::{ApplyOptions, Client};
 
 /// `lb namespace`.
@@ -83,6 +83,7 @@ pub(super) async fn run(
                     description,
                     ..ManifestMeta::default()
                 },
+                version: MANIFEST_VERSION.to_owned(),
                 ..NamespaceManifest::default()
             };
             let ns = client.namespaces().create(&manifest).await?;
@@ -117,6 +118,7 @@ pub(super) async fn run(
                             description: description.or(Some(current.meta.description)),
                             labels: current.meta.labels,
                         },
+                        version: MANIFEST_VERSION.to_owned(),
                         ..NamespaceManifest::default()
                     }
                 }

@@ -6,7 +6,7 @@ use lastbackend_core::manifest::{
     VolumeCapacityManifest, VolumeManifest, VolumeSpecManifest,
 };
 
-use super::{Printer, views};
+use super::{MANIFEST_VERSION, Printer, views};
 use crate::Client;
 
 /// A route's listener and rules.
@@ -55,7 +55,7 @@ impl RouteArgs {
                 rules: self.rules,
                 ..RouteSpecManifest::default()
             },
-            ..RouteManifest::default()
+            version: MANIFEST_VERSION.to_owned(),
         }
     }
 }
@@ -246,7 +246,7 @@ pub(super) async fn run_volume(
                     capacity: VolumeCapacityManifest { storage: capacity },
                     ..VolumeSpecManifest::default()
                 },
-                ..VolumeManifest::default()
+                version: MANIFEST_VERSION.to_owned(),
             };
             let volume = client
                 .namespace(&namespace)
