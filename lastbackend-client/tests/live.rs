@@ -278,6 +278,63 @@ async fn lb_prints_the_docs_layouts() {
     let config: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(config["spec"]["data"]["config.yml"], "level: debug\n");
 
+    let (ok, out, err) = run(&["route", "create", "test", "web", "-p", "443", "2048:80"]).await;
+    assert!(ok, "{err}");
+    let out = collapse(&out);
+    assert!(
+        out.starts_with("NAME web\nNAMESPACE test\nDOMAIN "),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(
+            "PORT 443\nSTATUS initialized\n\
+             PATH SERVICE ENDPOINT PORT\n---- ------- -------- ----\n/ 2048 2048.test.lb.local 80"
+        ),
+        "{out}"
+    );
+    let (ok, out, err) = run(&["route", "ls", "test"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(
+        collapse(out.lines().next().unwrap()),
+        "NAMESPACE NAME DOMAIN HTTPS STATUS"
+    );
+
+    let (ok, out, err) = run(&["service", "inspect", "test", "2048"]).await;
+    assert!(ok, "{err}");
+    let out = collapse(&out);
+    assert!(out.starts_with("Name: test/2048\nState: "), "{out}");
+    assert!(
+        out.contains("\nEndpoint: 2048.test.lb.local\nCreated: "),
+        "{out}"
+    );
+    assert!(
+        out.contains("\nLabels: demo=test type=proxy\nActive deployments:"),
+        "{out}"
+    );
+
+    // No controller runs here, so the service never gets ready.
+    let (ok, out, err) = run(&[
+        "service",
+        "scale",
+        "test",
+        "2048",
+        "1",
+        "--wait",
+        "--timeout",
+        "1s",
+    ])
+    .await;
+    assert!(!ok);
+    assert!(
+        out.starts_with("Service `2048` is scaled to 1 replicas\n2048: "),
+        "{out}"
+    );
+    assert!(out.contains(", 0/1 pods ready\n"), "{out}");
+    assert!(
+        err.starts_with("timed out after 1s waiting for: 2048: "),
+        "{err}"
+    );
+
     let (ok, _, err) = run(&["namespace", "inspect", "ghost"]).await;
     assert!(!ok);
     assert!(err.contains("not found"), "{err}");
