@@ -42,7 +42,8 @@ use super::{Error, KeyValue, LeaseId, List, Result, Revision, Storage, Txn, TxnO
 
 const BACKEND: &str = "etcd";
 
-/// Lists of tens of thousands of objects exceed tonic's 4 MiB default.
+/// Lists of tens of thousands of objects, and the watch events of a large
+/// transaction, exceed tonic's 4 MiB default.
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
 /// A [`Storage`] backed by etcd. Cheap to clone: clones share the connection.
@@ -209,6 +210,25 @@ impl Keys {
         format!("{}{prefix}", self.root)
     }
 
+    /// [`Self::kv`] without copying the value: lists move megabytes.
+    fn owned_kv(&self, kv: etcd_client::KeyValue) -> Option<KeyValue> {
+        if !kv.key().starts_with(self.root.as_bytes()) {
+            return None;
+        }
+        let (create_revision, mod_revision, lease) =
+            (kv.create_revision(), kv.mod_revision(), kv.lease());
+        let (mut key, value) = kv.into_key_value();
+        key.drain(..self.root.len());
+        Some(KeyValue {
+            key: String::from_utf8(key)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            value: Bytes::from(value),
+            create_revision: create_revision as Revision,
+            mod_revision: mod_revision as Revision,
+            lease: (lease != 0).then_some(lease),
+        })
+    }
+
     /// The storage view of an etcd key-value, `None` for a key outside the
     /// root (never handed out).
     fn kv(&self, kv: &etcd_client::KeyValue) -> Option<KeyValue> {
@@ -354,11 +374,11 @@ impl Storage for EtcdStorage {
         let mut kv = self.kv.clone();
         // The default read is linearizable, unlike the original's
         // serializable (possibly stale) one.
-        let response = self.call(None, kv.get(full, None)).await?;
+        let mut response = self.call(None, kv.get(full, None)).await?;
         response
-            .kvs()
-            .first()
-            .and_then(|kv| self.keys.kv(kv))
+            .take_kvs()
+            .pop()
+            .and_then(|kv| self.keys.owned_kv(kv))
             .ok_or_else(|| Error::NotFound {
                 key: key.to_owned(),
             })
@@ -367,17 +387,17 @@ impl Storage for EtcdStorage {
     async fn list(&self, prefix: &str) -> Result<List> {
         let mut kv = self.kv.clone();
         let options = GetOptions::new().with_prefix();
-        let response = self
+        let mut response = self
             .call(None, kv.get(self.keys.prefix(prefix), Some(options)))
             .await?;
         Ok(List {
+            revision: revision(response.header()),
             // etcd answers a range in key order.
             items: response
-                .kvs()
-                .iter()
-                .filter_map(|kv| self.keys.kv(kv))
+                .take_kvs()
+                .into_iter()
+                .filter_map(|kv| self.keys.owned_kv(kv))
                 .collect(),
-            revision: revision(response.header()),
         })
     }
 
@@ -438,7 +458,9 @@ impl Storage for EtcdStorage {
             None => (self.revision().await?, false),
         };
         let stream = watch::Resuming::open(
-            self.client.watch_client(),
+            self.client
+                .watch_client()
+                .max_decoding_message_size(MAX_MESSAGE),
             self.keys.clone(),
             self.keys.prefix(prefix).into_bytes(),
             after + 1,
