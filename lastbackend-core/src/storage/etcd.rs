@@ -266,8 +266,11 @@ impl Guard {
             Self::None => vec![],
             Self::Absent => vec![Compare::create_revision(full, CompareOp::Equal, 0)],
             Self::Present => vec![exists()],
-            // `mod_revision == 0` alone would also match a missing key.
-            Self::At(rev) => vec![exists(), at(rev)],
+            // `mod_revision == 0` alone would also match a missing key; any
+            // other revision implies the key exists. One compare per op keeps
+            // a transaction of 128 ops within etcd's `--max-txn-ops`.
+            Self::At(0) => vec![exists(), at(0)],
+            Self::At(rev) => vec![at(rev)],
             Self::Check(rev) => vec![at(rev)],
         }
     }
@@ -346,8 +349,16 @@ fn error(e: etcd_client::Error, lease: Option<LeaseId>) -> Error {
         etcd_client::Error::LeaseKeepAliveError(message) => message.contains("lease not found"),
         _ => false,
     };
+    // Requests etcd will never take: retrying cannot help.
+    let refused = match &e {
+        etcd_client::Error::GRpcStatus(status) => ["too many operations", "request is too large"]
+            .iter()
+            .any(|reason| status.message().contains(reason)),
+        _ => false,
+    };
     match lease {
         Some(lease) if lease_gone => Error::LeaseNotFound { lease },
+        _ if refused => Error::Invalid(e.to_string()),
         _ => Error::unavailable(BACKEND, e),
     }
 }
