@@ -56,6 +56,8 @@ pub struct EtcdStorage {
     timeout: Duration,
     /// The TTL each lease granted here was given, so a keep-alive needs one
     /// round trip (etcd-client keeps the TTL of its first answer to itself).
+    /// An entry goes when its lease is revoked or found ended; one that
+    /// expires unobserved stays, a few bytes per lease ever granted.
     lease_ttls: Arc<Mutex<HashMap<LeaseId, Duration>>>,
 }
 
