@@ -10,6 +10,12 @@
 //! operations on the raw engine: a `RwLock<BTreeMap>` for memory, bare redb
 //! transactions for embedded, and a bare `tokio::sync::broadcast` for the
 //! fan-out. A new backend adds one `section(..)` call with its own baseline.
+//!
+//! With `--features embedded,etcd` the etcd section follows (`storage/etcd.rs`):
+//! a real etcd on loopback, `EtcdStorage` against raw `etcd-client` calls. Its
+//! operations are network round trips, so it reports p50 latencies from
+//! samples interleaved with the baseline's rather than `section(..)`'s
+//! throughput.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -24,6 +30,10 @@ use futures::stream::BoxStream;
 use lastbackend_core::storage::{EmbeddedStorage, MemoryStorage, Storage, Txn, TxnOp};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::Notify;
+
+#[cfg(feature = "etcd")]
+#[path = "storage/etcd.rs"]
+mod etcd;
 
 const LIST_KEYS: usize = 10_000;
 const WATCHERS: usize = 1_000;
@@ -443,4 +453,6 @@ fn main() {
     for (backend, figures, baseline) in &sections {
         report(backend, figures, baseline);
     }
+    #[cfg(feature = "etcd")]
+    etcd::run();
 }

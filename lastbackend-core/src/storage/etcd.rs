@@ -42,7 +42,8 @@ use super::{Error, KeyValue, LeaseId, List, Result, Revision, Storage, Txn, TxnO
 
 const BACKEND: &str = "etcd";
 
-/// Lists of tens of thousands of objects exceed tonic's 4 MiB default.
+/// Lists of tens of thousands of objects, and the watch events of a large
+/// transaction, exceed tonic's 4 MiB default.
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
 /// A [`Storage`] backed by etcd. Cheap to clone: clones share the connection.
@@ -55,6 +56,8 @@ pub struct EtcdStorage {
     timeout: Duration,
     /// The TTL each lease granted here was given, so a keep-alive needs one
     /// round trip (etcd-client keeps the TTL of its first answer to itself).
+    /// An entry goes when its lease is revoked or found ended; one that
+    /// expires unobserved stays, a few bytes per lease ever granted.
     lease_ttls: Arc<Mutex<HashMap<LeaseId, Duration>>>,
 }
 
@@ -209,6 +212,25 @@ impl Keys {
         format!("{}{prefix}", self.root)
     }
 
+    /// [`Self::kv`] without copying the value: lists move megabytes.
+    fn owned_kv(&self, kv: etcd_client::KeyValue) -> Option<KeyValue> {
+        if !kv.key().starts_with(self.root.as_bytes()) {
+            return None;
+        }
+        let (create_revision, mod_revision, lease) =
+            (kv.create_revision(), kv.mod_revision(), kv.lease());
+        let (mut key, value) = kv.into_key_value();
+        key.drain(..self.root.len());
+        Some(KeyValue {
+            key: String::from_utf8(key)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            value: Bytes::from(value),
+            create_revision: create_revision as Revision,
+            mod_revision: mod_revision as Revision,
+            lease: (lease != 0).then_some(lease),
+        })
+    }
+
     /// The storage view of an etcd key-value, `None` for a key outside the
     /// root (never handed out).
     fn kv(&self, kv: &etcd_client::KeyValue) -> Option<KeyValue> {
@@ -246,8 +268,11 @@ impl Guard {
             Self::None => vec![],
             Self::Absent => vec![Compare::create_revision(full, CompareOp::Equal, 0)],
             Self::Present => vec![exists()],
-            // `mod_revision == 0` alone would also match a missing key.
-            Self::At(rev) => vec![exists(), at(rev)],
+            // `mod_revision == 0` alone would also match a missing key; any
+            // other revision implies the key exists. One compare per op keeps
+            // a transaction of 128 ops within etcd's `--max-txn-ops`.
+            Self::At(0) => vec![exists(), at(0)],
+            Self::At(rev) => vec![at(rev)],
             Self::Check(rev) => vec![at(rev)],
         }
     }
@@ -326,8 +351,16 @@ fn error(e: etcd_client::Error, lease: Option<LeaseId>) -> Error {
         etcd_client::Error::LeaseKeepAliveError(message) => message.contains("lease not found"),
         _ => false,
     };
+    // Requests etcd will never take: retrying cannot help.
+    let refused = match &e {
+        etcd_client::Error::GRpcStatus(status) => ["too many operations", "request is too large"]
+            .iter()
+            .any(|reason| status.message().contains(reason)),
+        _ => false,
+    };
     match lease {
         Some(lease) if lease_gone => Error::LeaseNotFound { lease },
+        _ if refused => Error::Invalid(e.to_string()),
         _ => Error::unavailable(BACKEND, e),
     }
 }
@@ -354,11 +387,11 @@ impl Storage for EtcdStorage {
         let mut kv = self.kv.clone();
         // The default read is linearizable, unlike the original's
         // serializable (possibly stale) one.
-        let response = self.call(None, kv.get(full, None)).await?;
+        let mut response = self.call(None, kv.get(full, None)).await?;
         response
-            .kvs()
-            .first()
-            .and_then(|kv| self.keys.kv(kv))
+            .take_kvs()
+            .pop()
+            .and_then(|kv| self.keys.owned_kv(kv))
             .ok_or_else(|| Error::NotFound {
                 key: key.to_owned(),
             })
@@ -367,17 +400,17 @@ impl Storage for EtcdStorage {
     async fn list(&self, prefix: &str) -> Result<List> {
         let mut kv = self.kv.clone();
         let options = GetOptions::new().with_prefix();
-        let response = self
+        let mut response = self
             .call(None, kv.get(self.keys.prefix(prefix), Some(options)))
             .await?;
         Ok(List {
+            revision: revision(response.header()),
             // etcd answers a range in key order.
             items: response
-                .kvs()
-                .iter()
-                .filter_map(|kv| self.keys.kv(kv))
+                .take_kvs()
+                .into_iter()
+                .filter_map(|kv| self.keys.owned_kv(kv))
                 .collect(),
-            revision: revision(response.header()),
         })
     }
 
@@ -438,7 +471,9 @@ impl Storage for EtcdStorage {
             None => (self.revision().await?, false),
         };
         let stream = watch::Resuming::open(
-            self.client.watch_client(),
+            self.client
+                .watch_client()
+                .max_decoding_message_size(MAX_MESSAGE),
             self.keys.clone(),
             self.keys.prefix(prefix).into_bytes(),
             after + 1,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use lastbackend_core::storage::etcd::{EtcdConfig, EtcdStorage, EtcdTls};
-use lastbackend_core::storage::{EventKind, Revision, Storage, WatchStream};
+use lastbackend_core::storage::{EventKind, Revision, Storage, Txn, TxnOp, WatchStream};
 
 #[path = "../support/etcd.rs"]
 mod server;
@@ -411,4 +411,46 @@ async fn shares_one_storage_across_tasks() {
         task.await.unwrap().unwrap();
     }
     assert_eq!(s.list("k/").await.unwrap().items.len(), 8);
+}
+
+#[tokio::test]
+async fn transactions_up_to_etcds_op_limit() {
+    let Some(server) = EtcdServer::shared() else {
+        return;
+    };
+    let s = connect(server, &unique_prefix("txn-limit")).await;
+    // etcd takes at most 128 operations (and compares) per transaction.
+    let mut create = Txn::new();
+    for i in 0..128 {
+        create = create.op(TxnOp::Create {
+            key: format!("t/{i:03}"),
+            value: v("0"),
+            lease: None,
+        });
+    }
+    let rev = s.txn(create).await.unwrap();
+    let mut update = Txn::new();
+    for i in 0..128 {
+        update = update.op(TxnOp::Update {
+            key: format!("t/{i:03}"),
+            value: v("1"),
+            revision: rev,
+            lease: None,
+        });
+    }
+    let updated = s.txn(update).await.unwrap();
+    let list = s.list("t/").await.unwrap();
+    assert!(list.items.iter().all(|kv| kv.mod_revision == updated));
+
+    let mut too_big = Txn::new();
+    for i in 0..129 {
+        too_big = too_big.op(TxnOp::Upsert {
+            key: format!("u/{i:03}"),
+            value: v("x"),
+            lease: None,
+        });
+    }
+    let err = s.txn(too_big).await.unwrap_err();
+    assert!(!err.is_unavailable(), "not worth retrying: {err}");
+    assert!(err.to_string().contains("too many operations"), "{err}");
 }

@@ -245,11 +245,12 @@ fn free_port() -> u16 {
 
 /// A shell that remembers the pids written to it and, when the pipe closes
 /// (server dropped, test process gone), kills the last one and removes the
-/// data dir.
+/// data dir. It ignores the signals a Ctrl-C or a process-group kill sends
+/// the whole group, so it outlives the test process to clean up.
 fn spawn_watchdog(dir: &Path) -> (Child, ChildStdin) {
     let mut child = Command::new("sh")
         .arg("-c")
-        .arg(r#"while read pid; do last=$pid; done; [ -n "$last" ] && kill -9 "$last" 2>/dev/null; rm -rf "$0""#)
+        .arg(r#"trap '' HUP INT TERM; while read pid; do last=$pid; done; [ -n "$last" ] && kill -9 "$last" 2>/dev/null; rm -rf "$0""#)
         .arg(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
