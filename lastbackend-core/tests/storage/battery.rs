@@ -14,12 +14,14 @@ use lastbackend_core::storage::{Event, EventKind, Revision, Storage, Txn, TxnOp,
 
 /// Stamps out the battery for one backend.
 ///
-/// `$make` is an expression giving a future of `(Arc<dyn Storage>, guard)`,
-/// evaluated once per test; the guard lives as long as the test (a temp dir,
-/// a server process, a key prefix to clean up).
+/// `$make` is an expression giving a future of
+/// `Option<(Arc<dyn Storage>, guard)>`, evaluated once per test; the guard
+/// lives as long as the test (a temp dir, a server process, a key prefix to
+/// clean up). `None` skips the test: the backend's server is not installed
+/// (the maker says so, and fails instead under `CI=true`).
 ///
 /// ```ignore
-/// battery!(memory, async { (Arc::new(MemoryStorage::new()) as Arc<dyn Storage>, ()) });
+/// battery!(memory, async { Some((Arc::new(MemoryStorage::new()) as Arc<dyn Storage>, ())) });
 /// ```
 macro_rules! battery {
     ($name:ident, $make:expr) => {
@@ -59,7 +61,9 @@ macro_rules! battery {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $check() {
-                let (store, _guard) = $make.await;
+                let Some((store, _guard)) = $make.await else {
+                    return;
+                };
                 $crate::battery::$check(store).await;
             }
         )*

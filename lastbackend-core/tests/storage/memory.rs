@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use lastbackend_core::storage::{MemoryStorage, Storage};
 
-async fn make() -> (Arc<dyn Storage>, ()) {
-    (Arc::new(MemoryStorage::new()), ())
+async fn make() -> Option<(Arc<dyn Storage>, ())> {
+    Some((Arc::new(MemoryStorage::new()), ()))
 }
 
 battery!(memory, make());

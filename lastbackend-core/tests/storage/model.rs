@@ -307,7 +307,7 @@ async fn compare(s: &Arc<dyn Storage>, model: &Model) {
 pub(crate) fn run<F, Fut, G>(make: F)
 where
     F: Fn() -> Fut,
-    Fut: Future<Output = (Arc<dyn Storage>, G)>,
+    Fut: Future<Output = Option<(Arc<dyn Storage>, G)>>,
 {
     let config = ProptestConfig {
         cases: 64,
@@ -322,8 +322,11 @@ where
             .build()
             .unwrap();
         runtime.block_on(async {
-            let (store, _guard) = make().await;
-            check_sequence(store, ops).await;
+            // The battery's makers skip (None) only when the backend's
+            // server is missing, which the first case already said.
+            if let Some((store, _guard)) = make().await {
+                check_sequence(store, ops).await;
+            }
         });
         Ok(())
     });
