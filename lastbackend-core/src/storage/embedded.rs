@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use tokio::time::Instant;
 
@@ -296,36 +295,6 @@ impl Storage for EmbeddedStorage {
             .map_err(unavailable)?
             .map_or(0, |v| v.value());
         Ok(List { items, revision })
-    }
-
-    async fn put(&self, key: &str, value: Bytes, lease: Option<LeaseId>) -> Result<Revision> {
-        self.inner
-            .write_ops(vec![local::create_op(key, value, lease)])
-    }
-
-    async fn set(
-        &self,
-        key: &str,
-        value: Bytes,
-        revision: Revision,
-        lease: Option<LeaseId>,
-    ) -> Result<Revision> {
-        self.inner
-            .write_ops(vec![local::update_op(key, value, revision, lease)])
-    }
-
-    async fn set_unconditional(
-        &self,
-        key: &str,
-        value: Bytes,
-        lease: Option<LeaseId>,
-    ) -> Result<Revision> {
-        self.inner
-            .write_ops(vec![local::upsert_op(key, value, lease)])
-    }
-
-    async fn del(&self, key: &str, revision: Option<Revision>) -> Result<Revision> {
-        self.inner.write_ops(vec![local::delete_op(key, revision)])
     }
 
     async fn txn(&self, txn: Txn) -> Result<Revision> {

@@ -414,28 +414,7 @@ impl Storage for EtcdStorage {
         })
     }
 
-    async fn put(&self, key: &str, value: Bytes, lease: Option<LeaseId>) -> Result<Revision> {
-        let key = key.to_owned();
-        self.guarded(&[TxnOp::Create { key, value, lease }]).await
-    }
-
-    async fn set(
-        &self,
-        key: &str,
-        value: Bytes,
-        revision: Revision,
-        lease: Option<LeaseId>,
-    ) -> Result<Revision> {
-        let key = key.to_owned();
-        self.guarded(&[TxnOp::Update {
-            key,
-            value,
-            revision,
-            lease,
-        }])
-        .await
-    }
-
+    /// A plain etcd put: cheaper than a transaction with no compare.
     async fn set_unconditional(
         &self,
         key: &str,
@@ -449,13 +428,6 @@ impl Storage for EtcdStorage {
             .call(lease, kv.put(full, value.to_vec(), options))
             .await?;
         Ok(revision(response.header()))
-    }
-
-    async fn del(&self, key: &str, revision: Option<Revision>) -> Result<Revision> {
-        // A single-key delete, never a range: the original deleted `n10`
-        // along with `n1`.
-        let key = key.to_owned();
-        self.guarded(&[TxnOp::Delete { key, revision }]).await
     }
 
     async fn txn(&self, txn: Txn) -> Result<Revision> {

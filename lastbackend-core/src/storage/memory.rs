@@ -7,7 +7,6 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::local::hub::{Batch, DEFAULT_HISTORY, Hub};
@@ -180,36 +179,6 @@ impl Storage for MemoryStorage {
             items,
             revision: state.revision,
         })
-    }
-
-    async fn put(&self, key: &str, value: Bytes, lease: Option<LeaseId>) -> Result<Revision> {
-        self.inner
-            .write_ops(vec![local::create_op(key, value, lease)])
-    }
-
-    async fn set(
-        &self,
-        key: &str,
-        value: Bytes,
-        revision: Revision,
-        lease: Option<LeaseId>,
-    ) -> Result<Revision> {
-        self.inner
-            .write_ops(vec![local::update_op(key, value, revision, lease)])
-    }
-
-    async fn set_unconditional(
-        &self,
-        key: &str,
-        value: Bytes,
-        lease: Option<LeaseId>,
-    ) -> Result<Revision> {
-        self.inner
-            .write_ops(vec![local::upsert_op(key, value, lease)])
-    }
-
-    async fn del(&self, key: &str, revision: Option<Revision>) -> Result<Revision> {
-        self.inner.write_ops(vec![local::delete_op(key, revision)])
     }
 
     async fn txn(&self, txn: Txn) -> Result<Revision> {

@@ -213,6 +213,9 @@ impl Event {
 pub type WatchStream = BoxStream<'static, Result<Event>>;
 
 /// A revisioned key-value store. See the [module docs](self) for semantics.
+///
+/// A backend implements reads, [`Storage::txn`], watches and leases; the
+/// single-key writes default to one-operation transactions.
 #[async_trait]
 pub trait Storage: Send + Sync + fmt::Debug {
     /// The current store revision.
@@ -226,8 +229,13 @@ pub trait Storage: Send + Sync + fmt::Debug {
     async fn list(&self, prefix: &str) -> Result<List>;
 
     /// Creates `key`; [`Error::Exists`] if it is there. Returns the new
-    /// revision.
-    async fn put(&self, key: &str, value: Bytes, lease: Option<LeaseId>) -> Result<Revision>;
+    /// revision. (A one-operation [`Storage::txn`] unless a backend has a
+    /// cheaper way.)
+    async fn put(&self, key: &str, value: Bytes, lease: Option<LeaseId>) -> Result<Revision> {
+        let key = key.to_owned();
+        self.txn(Txn::new().op(TxnOp::Create { key, value, lease }))
+            .await
+    }
 
     /// Replaces `key` if its `mod_revision` equals `revision`: otherwise
     /// [`Error::Conflict`], or [`Error::NotFound`] when the key is missing.
@@ -238,7 +246,16 @@ pub trait Storage: Send + Sync + fmt::Debug {
         value: Bytes,
         revision: Revision,
         lease: Option<LeaseId>,
-    ) -> Result<Revision>;
+    ) -> Result<Revision> {
+        let key = key.to_owned();
+        let op = TxnOp::Update {
+            key,
+            value,
+            revision,
+            lease,
+        };
+        self.txn(Txn::new().op(op)).await
+    }
 
     /// Creates or replaces `key` unconditionally: last write wins. Only for
     /// callers that own the key outright (an agent's own status, a lease key).
@@ -247,12 +264,20 @@ pub trait Storage: Send + Sync + fmt::Debug {
         key: &str,
         value: Bytes,
         lease: Option<LeaseId>,
-    ) -> Result<Revision>;
+    ) -> Result<Revision> {
+        let key = key.to_owned();
+        self.txn(Txn::new().op(TxnOp::Upsert { key, value, lease }))
+            .await
+    }
 
     /// Deletes exactly `key` (never a prefix), if `revision` is given only at
     /// that `mod_revision`. [`Error::NotFound`] if missing. Returns the new
     /// revision.
-    async fn del(&self, key: &str, revision: Option<Revision>) -> Result<Revision>;
+    async fn del(&self, key: &str, revision: Option<Revision>) -> Result<Revision> {
+        let key = key.to_owned();
+        self.txn(Txn::new().op(TxnOp::Delete { key, revision }))
+            .await
+    }
 
     /// Applies every operation of `txn` at one new revision, or none.
     /// Returns the new revision (the current one for an empty transaction).
