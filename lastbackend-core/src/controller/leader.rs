@@ -159,7 +159,7 @@ pub fn campaign(storage: Arc<dyn Storage>, config: LeaderConfig) -> Leadership {
     let candidate = Candidate {
         storage: Arc::clone(&storage),
         config: config.clone(),
-        role: role_tx,
+        role: role_tx.clone(),
         held: Arc::clone(&held),
     };
     let task = tokio::spawn(candidate.run());
@@ -167,6 +167,7 @@ pub fn campaign(storage: Arc<dyn Storage>, config: LeaderConfig) -> Leadership {
         role: role_rx,
         shared: Arc::new(Shared {
             task,
+            role: role_tx,
             storage,
             key: config.key,
             held,
@@ -185,15 +186,28 @@ pub struct Leadership {
 #[derive(Debug)]
 struct Shared {
     task: JoinHandle<()>,
+    /// Kept here too, so the role says "follower" once the task is gone.
+    role: watch::Sender<Role>,
     storage: Arc<dyn Storage>,
     key: String,
     /// The lease of the current attempt or term, for `resign`.
     held: Arc<Mutex<Option<LeaseId>>>,
 }
 
+impl Shared {
+    fn stop(&self) {
+        self.task.abort();
+        self.role.send_if_modified(|role| {
+            let was_leader = role.is_leader();
+            *role = Role::Follower { leader: None };
+            was_leader
+        });
+    }
+}
+
 impl Drop for Shared {
     fn drop(&mut self) {
-        self.task.abort();
+        self.stop();
     }
 }
 
@@ -254,11 +268,11 @@ impl Leadership {
         Ok(store.commit_fenced(writes, fence).await?)
     }
 
-    /// Stops campaigning and, when leading, gives the leadership up at once
-    /// (revokes the lease, so the followers take over without waiting for
-    /// the TTL).
+    /// Stops campaigning (for every clone of this handle) and, when leading,
+    /// gives the leadership up at once (revokes the lease, so the followers
+    /// take over without waiting for the TTL).
     pub async fn resign(self) -> Result<(), Error> {
-        self.shared.task.abort();
+        self.shared.stop();
         let lease = self
             .shared
             .held

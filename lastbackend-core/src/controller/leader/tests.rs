@@ -98,8 +98,11 @@ async fn re_election_works_again_and_again() {
         let (leader, _) = one_leader(&all, SLACK).await;
         fences.push(all[leader].1.fence().unwrap());
         let (_, resigned) = all.remove(leader);
+        let clone = resigned.clone();
         let started = Instant::now();
         resigned.resign().await.unwrap();
+        assert!(!clone.is_leader(), "every clone sees the resignation");
+        assert_eq!(clone.fence(), None);
         let (_, _) = one_leader(&all, SLACK).await;
         assert!(
             started.elapsed() < SLACK,
