@@ -1,7 +1,8 @@
 //! The core of lastbackend-rs: the entity [`model`], [`units`], the revisioned
 //! [`storage::Storage`] trait with its backends, typed access over it
-//! ([`store::Store`]), user [`manifest`]s, [`change`] detection and the
-//! [`api`] operations.
+//! ([`store::Store`]), user [`manifest`]s, [`change`] detection, the
+//! [`api`] operations, the [`controller`]'s reconcile framework and leader
+//! election, and service VIP allocation ([`ipam`]).
 //!
 //! Everything here is free of host IO (no Docker, no sockets but the storage
 //! backends'), so a Rust program can embed a whole control plane in memory:
@@ -27,6 +28,8 @@
 
 pub mod api;
 pub mod change;
+pub mod controller;
+pub mod ipam;
 pub mod manifest;
 pub mod model;
 pub mod storage;

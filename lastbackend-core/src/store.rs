@@ -81,6 +81,18 @@ impl Store {
     pub async fn commit(&self, writes: Writes) -> Result<Revision> {
         self.storage.txn(writes.txn).await
     }
+
+    /// Applies a [`Writes`] batch only if `fence` holds: a [`TxnOp::Check`]
+    /// such as a controller leader's fence
+    /// ([`Leadership::fence`](crate::controller::leader::Leadership::fence)).
+    /// When it does not, nothing is written and the error is a conflict on
+    /// the fence's key.
+    pub async fn commit_fenced(&self, writes: Writes, fence: TxnOp) -> Result<Revision> {
+        let mut txn = writes.txn;
+        // First, so a failed fence is the error reported.
+        txn.ops.insert(0, fence);
+        self.storage.txn(txn).await
+    }
 }
 
 /// A batch of typed writes committed together by [`Store::commit`], each

@@ -1,0 +1,46 @@
+//! The controller's foundations: a reusable reconcile framework
+//! ([`runtime`]: work queue, watch-fed caches, the [`runtime::Controller`]
+//! runner) and single-leader election over a storage lease with fenced writes
+//! ([`leader`]).
+//!
+//! A controller process campaigns, and runs its reconcilers only while it
+//! leads, committing their writes behind the leadership fence:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use lastbackend_core::controller::leader::{self, LeaderConfig};
+//! use lastbackend_core::controller::runtime::{Action, Controller, Reconciler};
+//! use lastbackend_core::model::Service;
+//! use lastbackend_core::storage::{BoxError, MemoryStorage};
+//! use lastbackend_core::store::Store;
+//!
+//! struct Services;
+//!
+//! #[async_trait::async_trait]
+//! impl Reconciler for Services {
+//!     async fn reconcile(&self, key: &str) -> Result<Action, BoxError> {
+//!         println!("reconcile {key}");
+//!         Ok(Action::Done)
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Store::new(Arc::new(MemoryStorage::new()));
+//! let mut leadership = leader::campaign(store.storage().clone(), LeaderConfig::new("host-1"));
+//! loop {
+//!     leadership.wait_until_leader().await;
+//!     let mut controller = Controller::new(store.clone());
+//!     let _services = controller.watch::<Service>("", |s| vec![s.meta.self_link.clone()]);
+//!     let mut lost = leadership.clone();
+//!     controller
+//!         .run(Arc::new(Services), 2, async move { lost.wait_until_follower().await })
+//!         .await?;
+//! }
+//! # }
+//! ```
+
+pub mod leader;
+pub mod runtime;
+#[cfg(test)]
+mod testing;
