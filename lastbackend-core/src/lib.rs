@@ -1,7 +1,7 @@
 //! The core of lastbackend-rs: the entity [`model`], [`units`], the revisioned
 //! [`storage::Storage`] trait with its backends, typed access over it
-//! ([`store::Store`]), user [`manifest`]s, [`change`] detection and the
-//! [`api`] operations.
+//! ([`store::Store`]), user [`manifest`]s, [`change`] detection, the
+//! [`scheduler`] and the [`api`] operations.
 //!
 //! Everything here is free of host IO (no Docker, no sockets but the storage
 //! backends'), so a Rust program can embed a whole control plane in memory:
@@ -29,6 +29,7 @@ pub mod api;
 pub mod change;
 pub mod manifest;
 pub mod model;
+pub mod scheduler;
 pub mod storage;
 pub mod store;
 pub mod units;
