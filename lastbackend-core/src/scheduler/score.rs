@@ -18,7 +18,7 @@ impl Policy for DefaultPolicy {
         // The scan visits nodes by increasing index and the service's counts
         // are sorted by index, so one cursor finds each node's count.
         let mut counts = resolved.spread.iter().peekable();
-        let mut best: Option<(f64, usize)> = None;
+        let (mut top, mut best) = (f64::NEG_INFINITY, None);
         let why = snapshot.scan(&resolved, |index, hot| {
             let mut same_service = 0;
             while let Some(&&(at, count)) = counts.peek() {
@@ -32,14 +32,14 @@ impl Policy for DefaultPolicy {
             }
             let score = free_fraction(hot, &resolved) + spread(same_service);
             // Strictly greater: on a tie the earlier (smaller) name stays.
-            if best.is_none_or(|(top, _)| score > top) {
-                best = Some((score, index));
+            if score > top {
+                (top, best) = (score, Some(index));
             }
         });
         match best {
-            Some((score, index)) => Ok(Placement {
+            Some(index) => Ok(Placement {
                 node: snapshot.node_at(index).name().to_owned(),
-                score,
+                score: top,
             }),
             None => Err(why),
         }
@@ -60,7 +60,12 @@ pub fn least_allocated(node: &SnapshotNode, request: &PodRequest) -> f64 {
 /// service being placed: `1 / (1 + n)`, so each further replica on the same
 /// node is worth less.
 pub fn spread(pods_of_service: u32) -> f64 {
-    1.0 / (1.0 + f64::from(pods_of_service))
+    // Most nodes run none of the service: skip the division for them.
+    if pods_of_service == 0 {
+        1.0
+    } else {
+        1.0 / (1.0 + f64::from(pods_of_service))
+    }
 }
 
 /// [`least_allocated`] on the precomputed figures, for a node that passed
@@ -70,5 +75,9 @@ fn free_fraction(hot: &Hot, request: &Resolved<'_>) -> f64 {
 }
 
 fn mean_fraction(hot: &Hot, free_ram: u64, free_cpu: u64) -> f64 {
-    (free_ram as f64 * hot.ram_scale + free_cpu as f64 * hot.cpu_scale) / 2.0
+    // Through i64: x86-64 converts a signed integer in one instruction and an
+    // unsigned one in several; free bytes and millicores are far below 2^63
+    // (and saturate there rather than wrap).
+    let float = |n: u64| i64::try_from(n).unwrap_or(i64::MAX) as f64;
+    (float(free_ram) * hot.ram_scale + float(free_cpu) * hot.cpu_scale) / 2.0
 }
