@@ -1,8 +1,8 @@
 //! The core of lastbackend-rs: the entity [`model`], [`units`], the revisioned
 //! [`storage::Storage`] trait with its backends, typed access over it
 //! ([`store::Store`]), user [`manifest`]s, [`change`] detection, the
-//! [`api`] operations, the [`controller`]'s reconcile framework and leader
-//! election, and service VIP allocation ([`ipam`]).
+//! [`api`] operations, the [`scheduler`], the [`controller`]'s reconcile
+//! framework and leader election, and service VIP allocation ([`ipam`]).
 //!
 //! Everything here is free of host IO (no Docker, no sockets but the storage
 //! backends'), so a Rust program can embed a whole control plane in memory:
@@ -32,6 +32,7 @@ pub mod controller;
 pub mod ipam;
 pub mod manifest;
 pub mod model;
+pub mod scheduler;
 pub mod storage;
 pub mod store;
 pub mod units;
