@@ -101,8 +101,14 @@ impl Run {
     fn describe(&self, label: &str, even: &str, odd: &str) {
         for (name, figures) in [
             (label.to_owned(), self.all()),
-            (format!("{label} {even}"), self.figures(|i| i % 2 == 0)),
-            (format!("{label} {odd}"), self.figures(|i| i % 2 == 1)),
+            (
+                format!("{label} {even}"),
+                self.figures(|i| i.is_multiple_of(2)),
+            ),
+            (
+                format!("{label} {odd}"),
+                self.figures(|i| !i.is_multiple_of(2)),
+            ),
         ] {
             eprintln!(
                 "{name}: {} requests, {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms, {} errors",
@@ -299,7 +305,7 @@ async fn populate(api: &Api) {
 
 /// Even: create a secret; odd: update a config.
 async fn http_mutate(connection: &mut Connection, index: usize) -> bool {
-    if index % 2 == 0 {
+    if index.is_multiple_of(2) {
         let path = format!("/namespace/{NAMESPACE}/secret");
         connection
             .send(Method::POST, &path, Some(secret_manifest(index)))
@@ -314,7 +320,7 @@ async fn http_mutate(connection: &mut Connection, index: usize) -> bool {
 
 /// Even: get the service; odd: list the configs.
 async fn http_read(connection: &mut Connection, index: usize) -> bool {
-    let path = if index % 2 == 0 {
+    let path = if index.is_multiple_of(2) {
         format!("/namespace/{NAMESPACE}/service/{SERVICE}")
     } else {
         format!("/namespace/{NAMESPACE}/config")
@@ -351,7 +357,7 @@ impl Direct {
     }
 
     async fn mutate(&self, index: usize) -> bool {
-        if index % 2 == 0 {
+        if index.is_multiple_of(2) {
             let mut secret = self.secret.clone();
             secret.meta.revision = 0;
             secret.meta.name = format!("secret-{index}");
@@ -376,7 +382,7 @@ impl Direct {
     }
 
     async fn read(&self, index: usize) -> bool {
-        if index % 2 == 0 {
+        if index.is_multiple_of(2) {
             let link = SelfLink::namespaced(Kind::Service, NAMESPACE, SERVICE);
             self.store.get::<Service>(&link).await.is_ok()
         } else {
