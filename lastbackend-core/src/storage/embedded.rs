@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::local::hub::{Batch, DEFAULT_HISTORY, Hub};
@@ -69,6 +70,8 @@ struct Inner {
     db: Database,
     /// Serialises writers, so events reach the hub in revision order.
     writer: Mutex<Writer>,
+    /// Transactions waiting for a drain.
+    queue: Queue,
     /// The last committed revision, for [`Storage::revision`].
     revision: AtomicU64,
     hub: Arc<Hub>,
@@ -79,6 +82,35 @@ struct Inner {
 struct Writer {
     revision: Revision,
     leases: LeaseTable,
+}
+
+/// Group commit: a caller queues its transaction and starts a drain on
+/// tokio's blocking pool; a drain takes the writer and applies everything
+/// waiting in one redb transaction, so writers that arrive during an fsync
+/// share the next one. Each transaction keeps its own revision, guards and
+/// all-or-nothing outcome, and is answered only once its commit is durable.
+/// (Blocking-pool work also keeps paused test clocks from jumping ahead while
+/// a commit runs.)
+#[derive(Debug, Default)]
+struct Queue(Mutex<Vec<Pending>>);
+
+#[derive(Debug)]
+struct Pending {
+    ops: Vec<TxnOp>,
+    reply: oneshot::Sender<Result<Revision>>,
+}
+
+impl Queue {
+    fn push(&self, pending: Pending) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(pending);
+    }
+
+    fn take(&self) -> Vec<Pending> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
 /// The key table inside a write transaction.
@@ -168,6 +200,7 @@ impl EmbeddedStorage {
             inner: Arc::new(Inner {
                 db,
                 writer: Mutex::new(Writer { revision, leases }),
+                queue: Queue::default(),
                 revision: AtomicU64::new(revision),
                 hub: Arc::new(Hub::new(events, start, revision, batches)),
                 reaper: Reaper::default(),
@@ -203,7 +236,7 @@ impl Inner {
         };
         extra(&txn).map_err(unavailable)?;
         if !events.is_empty() {
-            let start = self.hub.start_after_publish(revision, events.len());
+            let start = self.hub.start_after_publish(&[(revision, events.len())]);
             let mut history = txn.open_table(HISTORY).map_err(unavailable)?;
             history
                 .insert(revision, codec::encode_events(&events).as_slice())
@@ -226,8 +259,103 @@ impl Inner {
         Ok(revision)
     }
 
-    fn write_ops(&self, ops: Vec<TxnOp>) -> Result<Revision> {
-        self.commit(&mut self.writer(), |_| Ok(ops), |_| Ok(()))
+    /// Commits whatever is queued (nothing, when an earlier drain took it).
+    fn drain(&self) {
+        let mut writer = self.writer();
+        let (ops, replies): (Vec<_>, Vec<_>) = self
+            .queue
+            .take()
+            .into_iter()
+            .map(|p| (p.ops, p.reply))
+            .unzip();
+        if ops.is_empty() {
+            return;
+        }
+        let results = self.commit_group(&mut writer, ops);
+        drop(writer);
+        for (reply, result) in replies.into_iter().zip(results) {
+            // The caller may have stopped waiting; the write stands.
+            let _ = reply.send(result);
+        }
+    }
+
+    /// Applies each transaction of `group` at its own next revision, all in
+    /// one redb commit (one fsync), and answers each: a transaction whose
+    /// guard fails writes nothing and the others go on; if the commit itself
+    /// fails, none of them is applied.
+    fn commit_group(&self, writer: &mut Writer, group: Vec<Vec<TxnOp>>) -> Vec<Result<Revision>> {
+        let count = group.len();
+        match self.apply_group(writer, group) {
+            Ok((results, batches)) => {
+                for batch in batches {
+                    writer.revision = batch.revision;
+                    writer.leases.track(&batch.events);
+                    self.revision.store(batch.revision, Ordering::Release);
+                    self.hub.publish(batch);
+                }
+                results
+            }
+            Err(error) => {
+                let error = error.to_string();
+                (0..count)
+                    .map(|_| Err(Error::unavailable("embedded", error.clone())))
+                    .collect()
+            }
+        }
+    }
+
+    fn apply_group(
+        &self,
+        writer: &Writer,
+        group: Vec<Vec<TxnOp>>,
+    ) -> Result<(Vec<Result<Revision>>, Vec<Batch>)> {
+        let txn = self.db.begin_write().map_err(unavailable)?;
+        let mut revision = writer.revision;
+        let mut results = Vec::with_capacity(group.len());
+        let mut batches = Vec::new();
+        {
+            let mut table = KeyTable(txn.open_table(KEYS).map_err(unavailable)?);
+            let leases = &writer.leases;
+            for ops in group {
+                match local::apply(&mut table, |l| leases.contains(l), revision + 1, ops) {
+                    Ok(events) if events.is_empty() => results.push(Ok(revision)),
+                    Ok(events) => {
+                        revision += 1;
+                        results.push(Ok(revision));
+                        batches.push(Batch { revision, events });
+                    }
+                    // A storage failure may have left half a write in the
+                    // transaction: give up the whole group.
+                    Err(error) if error.is_unavailable() => return Err(error),
+                    // Guards are all checked before anything is written.
+                    Err(error) => results.push(Err(error)),
+                }
+            }
+        }
+        if !batches.is_empty() {
+            let sizes: Vec<_> = batches
+                .iter()
+                .map(|b| (b.revision, b.events.len()))
+                .collect();
+            let start = self.hub.start_after_publish(&sizes);
+            let mut history = txn.open_table(HISTORY).map_err(unavailable)?;
+            for batch in &batches {
+                history
+                    .insert(
+                        batch.revision,
+                        codec::encode_events(&batch.events).as_slice(),
+                    )
+                    .map_err(unavailable)?;
+            }
+            history
+                .retain_in(..=start, |_, _| false)
+                .map_err(unavailable)?;
+            let mut meta = txn.open_table(META).map_err(unavailable)?;
+            meta.insert(REVISION, revision).map_err(unavailable)?;
+            meta.insert(HISTORY_START, start).map_err(unavailable)?;
+        }
+        txn.commit().map_err(unavailable)?;
+        Ok((results, batches))
     }
 
     /// Deletes the keys of `lease` and forgets it, in one transaction.
@@ -298,7 +426,18 @@ impl Storage for EmbeddedStorage {
     }
 
     async fn txn(&self, txn: Txn) -> Result<Revision> {
-        self.inner.write_ops(txn.ops)
+        let (reply, answer) = oneshot::channel();
+        self.inner.queue.push(Pending {
+            ops: txn.ops,
+            reply,
+        });
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || inner.drain())
+            .await
+            .map_err(|e| Error::unavailable("embedded", e))?;
+        answer
+            .await
+            .map_err(|_| Error::unavailable("embedded", "the write was dropped unanswered"))?
     }
 
     async fn watch(&self, prefix: &str, after: Option<Revision>) -> Result<WatchStream> {

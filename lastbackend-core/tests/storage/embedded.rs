@@ -171,3 +171,49 @@ fn acknowledged_writes_survive_sigkill() {
         assert!(store.revision().await.unwrap() > acked);
     });
 }
+
+/// Writers that arrive together share commits (group commit) yet keep their
+/// own outcomes: a failing guard fails only its own transaction, every
+/// success gets its own revision, and all of it is on disk after a reopen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_keep_their_own_outcomes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let store = Arc::new(EmbeddedStorage::open(&path).unwrap());
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let key = if i % 2 == 0 {
+                    "group/same".to_owned()
+                } else {
+                    format!("group/{i}")
+                };
+                (key.clone(), store.put(&key, v(&i.to_string()), None).await)
+            })
+        })
+        .collect();
+    let mut revisions = Vec::new();
+    let mut same_won = 0;
+    for task in tasks {
+        let (key, result) = task.await.unwrap();
+        match result {
+            Ok(revision) => {
+                revisions.push(revision);
+                same_won += usize::from(key == "group/same");
+            }
+            Err(e) => assert!(key == "group/same" && e.is_exists(), "{key}: {e}"),
+        }
+    }
+    assert_eq!(same_won, 1, "exactly one create of the shared key wins");
+    assert_eq!(revisions.len(), 33);
+    revisions.sort_unstable();
+    revisions.dedup();
+    assert_eq!(revisions.len(), 33, "every success has its own revision");
+
+    drop(store);
+    let store = EmbeddedStorage::open(&path).unwrap();
+    let list = store.list("group/").await.unwrap();
+    assert_eq!(list.items.len(), 33);
+    assert_eq!(list.revision, *revisions.last().unwrap());
+}

@@ -92,26 +92,27 @@ impl Hub {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The `start` the history will have once a batch of `events` events at
-    /// `revision` is published, so a durable backend can trim its copy in the
-    /// same commit.
+    /// The `start` the history will have once batches of the given
+    /// `(revision, events)` sizes are published, in order, so a durable
+    /// backend can trim its copy in the same commit.
     #[cfg(feature = "embedded")]
-    pub(crate) fn start_after_publish(&self, revision: Revision, events: usize) -> Revision {
+    pub(crate) fn start_after_publish(&self, batches: &[(Revision, usize)]) -> Revision {
         let history = self.lock();
-        let mut len = history.len + events;
+        let mut len = history.len + batches.iter().map(|(_, n)| n).sum::<usize>();
         let mut start = history.start;
-        for batch in &history.batches {
+        let sizes = history
+            .batches
+            .iter()
+            .map(|b| (b.revision, b.events.len()))
+            .chain(batches.iter().copied());
+        for (revision, events) in sizes {
             if len <= history.capacity {
                 return start;
             }
-            len -= batch.events.len();
-            start = batch.revision;
+            len -= events;
+            start = revision;
         }
-        if len > history.capacity {
-            revision
-        } else {
-            start
-        }
+        start
     }
 
     /// Records and fans out one write. The caller holds its write lock, so
