@@ -40,7 +40,11 @@
 //! # }
 //! ```
 
+pub mod deployment;
 pub mod leader;
+pub mod manager;
+pub mod rollout;
 pub mod runtime;
+pub mod service;
 #[cfg(test)]
 mod testing;
