@@ -48,3 +48,5 @@ pub mod runtime;
 pub mod service;
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod tests;

@@ -280,6 +280,7 @@ impl DeploymentReconciler {
         let mut failed = 0;
         let mut reason = String::new();
         for pod in live.iter_mut().filter(|p| p.spec.node.is_none()) {
+            let before = pod.clone();
             let mut request = PodRequest::from_pod(pod);
             if let Some(node) = self.volume_node(pod).await? {
                 request = request.on_volume_node(node);
@@ -297,10 +298,13 @@ impl DeploymentReconciler {
                     pod.status.status = Status::with_message(State::Error, reason.clone());
                 }
             }
-            let entry = changed
-                .entry(pod.meta.self_link.clone())
-                .or_insert_with(|| (pod.clone(), false));
-            entry.0 = pod.clone();
+            match changed.get_mut(&pod.meta.self_link) {
+                Some(entry) => entry.0 = pod.clone(),
+                None if *pod != before => {
+                    changed.insert(pod.meta.self_link.clone(), (pod.clone(), false));
+                }
+                None => {}
+            }
         }
         Ok((failed > 0).then_some((failed, reason)))
     }

@@ -188,7 +188,7 @@ impl ServiceReconciler {
                 .active
                 .as_deref()
                 .and_then(|a| deployments.get(a))
-                .is_some_and(|d| !d.spec.state.destroy);
+                .is_some_and(|d| !d.spec.state.destroy && serving(d));
             if serving && service.spec.strategy.kind == StrategyKind::Rolling {
                 // Grown step by step by the rollout.
                 deployment.spec.replicas = 0;
@@ -294,12 +294,15 @@ impl ServiceReconciler {
         pods: &[Pod],
     ) -> String {
         let replicas = service.spec.replicas;
+        // The active deployment keeps its place until the current one takes
+        // over, as long as it serves: one that never got a pod ready is
+        // replaced at once.
         let active = service
             .status
             .active
             .as_deref()
             .and_then(|a| deployments.get(a))
-            .filter(|d| !d.spec.state.destroy && d.status.status.state != State::Error)
+            .filter(|d| !d.spec.state.destroy && (d.meta.name == current || serving(d)))
             .map(|d| d.meta.name.clone());
         let stale: Vec<String> = deployments
             .live()
@@ -402,6 +405,11 @@ impl ServiceReconciler {
         }
         Ok(Action::Done)
     }
+}
+
+/// Whether a deployment takes traffic worth keeping during a rollout.
+fn serving(deployment: &Deployment) -> bool {
+    deployment.status.ready > 0 || deployment.status.status.state == State::Ready
 }
 
 /// The other deployment taking traffic during a rolling update.

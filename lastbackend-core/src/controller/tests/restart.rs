@@ -1,0 +1,131 @@
+//! A controller that dies at any point leaves nothing a new one cannot
+//! finish: no duplicate deployment, no extra pod, no leaked VIP.
+
+use std::time::Duration;
+
+use super::*;
+use crate::controller::leader::{self, LeaderConfig};
+use crate::controller::manager::ControllerManager;
+use crate::controller::testing::Gate;
+
+async fn check_converged(cluster: &Cluster, replicas: usize) {
+    let deployments = cluster.deployments("web").await;
+    assert_eq!(names(&deployments), ["v2"]);
+    let pods = cluster.all_pods().await;
+    assert_eq!(pods.len(), replicas, "{pods:#?}");
+    assert!(pods.iter().all(|p| p.meta.self_link.contains(":d_v2:")));
+    assert!(pods.iter().all(|p| p.status.ready && !p.spec.state.destroy));
+    let endpoint = cluster.endpoint("web").await.unwrap();
+    assert_eq!(endpoint.spec.upstreams, pod_ips(&pods));
+    let allocations = cluster.context.ipam.allocations().await.unwrap();
+    assert_eq!(allocations.len(), 1);
+    let service = cluster.service("web").await.unwrap();
+    assert_eq!(service.status.active.as_deref(), Some("v2"));
+    assert_eq!(service.status.status.state, State::Ready);
+}
+
+#[tokio::test]
+async fn a_crash_at_any_write_converges_without_duplicates() {
+    let mut budget = 0;
+    loop {
+        let memory = MemoryStorage::new();
+        let gate = Gate::new(&memory);
+        let doomed = Cluster::over(gate.clone());
+        doomed.add_node("node").await;
+        doomed.add_service("web", 3, &["80/tcp"]).await;
+        doomed.settle().await;
+        doomed.change_template("web").await;
+
+        gate.crash_after(budget);
+        let mut finished = false;
+        for _ in 0..10 {
+            let errors = doomed.pass().await;
+            doomed.agents().await;
+            let crashed = errors.iter().any(|e| e.to_string().contains("crashed"));
+            if !crashed
+                && doomed.pass().await.is_empty()
+                && doomed.deployments("web").await.len() == 1
+            {
+                finished = true;
+                break;
+            }
+        }
+        drop(doomed);
+
+        let fresh = Cluster::over(Arc::new(memory));
+        fresh.settle().await;
+        check_converged(&fresh, 3).await;
+        if finished {
+            // Every write point of the rollout was a crash point.
+            assert!(budget > 5, "the rollout took only {budget} writes");
+            break;
+        }
+        budget += 1;
+        assert!(budget < 200, "the rollout never finishes");
+    }
+}
+
+/// The manager's own loop: a first manager is dropped mid-rollout, a second
+/// one (a new leader) finishes it.
+#[tokio::test]
+async fn a_new_manager_finishes_what_a_dropped_one_started() {
+    tokio::time::pause();
+    let memory = MemoryStorage::new();
+    let cluster = Cluster::over(Arc::new(memory.clone()));
+    cluster.add_node("node").await;
+    cluster.add_service("web", 3, &["80/tcp"]).await;
+
+    let start = |holder: &str| {
+        let storage: Arc<dyn Storage> = Arc::new(memory.clone());
+        let leadership = leader::campaign(
+            storage.clone(),
+            LeaderConfig::new(holder).ttl(Duration::from_secs(3)),
+        );
+        let manager = ControllerManager::new(Store::new(storage), Settings::default());
+        tokio::spawn(async move {
+            manager
+                .run(leadership, std::future::pending::<()>())
+                .await
+                .unwrap();
+        })
+    };
+
+    let first = start("first");
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        cluster.agents().await;
+        if cluster
+            .service("web")
+            .await
+            .is_some_and(|s| s.status.status.state == State::Ready)
+        {
+            break;
+        }
+    }
+    assert_eq!(
+        cluster.service("web").await.unwrap().status.status.state,
+        State::Ready
+    );
+    cluster.change_template("web").await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    first.abort();
+    let _ = first.await;
+
+    let second = start("second");
+    for _ in 0..400 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        cluster.agents().await;
+        let done = cluster.deployments("web").await.len() == 1
+            && cluster.all_pods().await.len() == 3
+            && cluster
+                .service("web")
+                .await
+                .is_some_and(|s| s.status.active.as_deref() == Some("v2"));
+        if done {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    check_converged(&cluster, 3).await;
+    second.abort();
+}
