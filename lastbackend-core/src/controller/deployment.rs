@@ -316,10 +316,9 @@ impl DeploymentReconciler {
         };
         for name in pod.spec.template.persistent_volumes() {
             let link = SelfLink::namespaced(Kind::Volume, ns, name);
-            if let Some(volume) = self.context.store.find::<Volume>(&link).await? {
-                if let Some(node) = volume.spec.node {
-                    return Ok(Some(node));
-                }
+            let volume = self.context.store.find::<Volume>(&link).await?;
+            if let Some(node) = volume.and_then(|v| v.spec.node) {
+                return Ok(Some(node));
             }
         }
         Ok(None)
