@@ -2,8 +2,10 @@
 //! status.
 //!
 //! - Each new `spec.generation` gets a deployment `v<N+1>` (create-only, so
-//!   a repeated reconcile never makes two); a replicas change scales the
-//!   current deployment in place.
+//!   a repeated reconcile never makes two), and so does a template or
+//!   selector that differs from the newest deployment's even without a new
+//!   generation (a writer that forgot to bump it); a replicas change scales
+//!   the current deployment in place.
 //! - Rollout from the active deployment (`status.active`) to the current
 //!   one: blue/green scales the new one up and switches traffic to it when
 //!   it is ready, then destroys the old one; rolling steps both by
@@ -30,8 +32,8 @@ use super::manager::{BuiltController, Context, ReconcileError};
 use super::rollout::{Side, rolling_step};
 use super::runtime::{Action, Reconciler};
 use crate::model::{
-    Deployment, DeploymentSpec, DeploymentStatus, Endpoint, EndpointSpec, Kind, Meta, Node, Pod,
-    SelfLink, Service, State, Status, StrategyKind,
+    Deployment, DeploymentSpec, DeploymentStatus, Endpoint, EndpointSpec, Kind, Meta, Namespace,
+    Node, Pod, SelfLink, Service, State, Status, StrategyKind,
 };
 use crate::storage::BoxError;
 use crate::store::Writes;
@@ -171,7 +173,11 @@ impl ServiceReconciler {
         let generation = service.spec.generation;
         let current = deployments
             .live()
-            .filter(|d| d.spec.generation == generation)
+            .filter(|d| {
+                d.spec.generation == generation
+                    && d.spec.template == service.spec.template
+                    && d.spec.selector == service.spec.selector
+            })
             .max_by_key(|d| d.spec.version)
             .map(|d| d.meta.name.clone());
         let Some(current) = current else {
@@ -210,10 +216,11 @@ impl ServiceReconciler {
             writes = writes.update(deployment)?;
         }
 
-        let domain = format!(
-            "{name}.{ns}.{}",
-            self.context.settings.internal_domain.trim_matches('.')
-        );
+        let zone = self.context.settings.internal_domain.trim_matches('.');
+        let domain = match store.find::<Namespace>(&SelfLink::namespace(ns)).await? {
+            Some(namespace) => format!("{name}.{}", namespace.endpoint(zone)),
+            None => format!("{name}.{ns}.{zone}"),
+        };
         let mut release = false;
         let mut ip = None;
         if service.spec.network.ports.is_empty() {

@@ -250,3 +250,42 @@ async fn destroy_cascades_endpoint_deployments_pods_then_the_service() {
         assert!(cluster.service("service").await.is_none());
     }
 }
+
+#[tokio::test]
+async fn a_selector_change_makes_a_new_deployment_even_without_a_new_generation() {
+    let cluster = Cluster::new();
+    cluster.add_node("node").await;
+    cluster.add_service("service", 1, &[]).await;
+    cluster.settle().await;
+    cluster
+        .update_service("service", |s| s.spec.selector.node = Some("node".into()))
+        .await;
+    cluster.converge().await;
+    let v2 = cluster.deployment("service", "v2").await.unwrap();
+    assert_eq!(v2.spec.selector.node.as_deref(), Some("node"));
+    assert_eq!(cluster.pods("service", "v2").await.len(), 1);
+    cluster.settle().await;
+    assert_eq!(names(&cluster.deployments("service").await), ["v2"]);
+}
+
+#[tokio::test]
+async fn the_domain_follows_the_namespaces_internal_zone() {
+    let cluster = Cluster::new();
+    let mut namespace = crate::model::Namespace {
+        meta: Meta::new(NS, &SelfLink::namespace(NS)),
+        ..Default::default()
+    };
+    namespace.spec.domain.internal = "corp.internal".into();
+    cluster.store.create(&namespace).await.unwrap();
+    cluster.add_service("service", 0, &["80/tcp"]).await;
+    cluster.converge().await;
+    let endpoint = cluster.endpoint("service").await.unwrap();
+    assert_eq!(endpoint.spec.domain, "service.test.corp.internal");
+    let service = cluster.service("service").await.unwrap();
+    assert_eq!(service.status.endpoint, endpoint.spec.domain);
+    assert_eq!(
+        service.status.status.state,
+        State::Ready,
+        "no replicas: ready"
+    );
+}
