@@ -28,7 +28,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::manager::{BuiltController, Context, ReconcileError};
-use super::runtime::{Action, Reconciler};
+use super::runtime::{Action, Cache, Reconciler};
 use crate::model::{
     Config, Dependencies, DependencyState, Deployment, Kind, Meta, Node, Pod, PodSpec, Secret,
     SelfLink, State, Status, Volume,
@@ -38,15 +38,16 @@ use crate::storage::BoxError;
 use crate::store::Writes;
 
 /// Builds the deployment controller: a deployment is reconciled when it,
-/// one of its pods, a node, or a secret, config or volume of its namespace
+/// one of its pods, a node its pods are on, or a secret, config or volume of its namespace
 /// changes.
 pub fn build(context: &Context) -> BuiltController {
     let mut controller = context.controller();
     let deployments = controller.watch::<Deployment>("", |d| vec![d.meta.self_link.clone()]);
-    controller.watch::<Pod>("", |p| parent(&p.meta.self_link, Kind::Pod));
-    let all = Arc::clone(&deployments);
-    controller.watch::<Node>("", move |_| all.keys());
-    let in_namespace = |cache: &Arc<crate::controller::runtime::Cache<Deployment>>| {
+    let pods = controller.watch::<Pod>("", |p| parent(&p.meta.self_link, Kind::Pod));
+    controller.watch::<Node>("", move |n| {
+        on_node(&pods, &n.meta.name, |p| parent(p, Kind::Pod))
+    });
+    let in_namespace = |cache: &Arc<Cache<Deployment>>| {
         let cache = Arc::clone(cache);
         move |ns: Option<&String>| match ns {
             Some(ns) => cache
@@ -77,6 +78,25 @@ pub(super) fn parent(self_link: &str, kind: Kind) -> Vec<String> {
         .map(|p| p.to_string())
         .into_iter()
         .collect()
+}
+
+/// The keys `key_of` gives the selflinks of the pods placed on `node`: a
+/// node's change concerns only the owners of its pods (pods waiting for a
+/// node are retried by their deployment's backoff).
+pub(super) fn on_node(
+    pods: &Cache<Pod>,
+    node: &str,
+    key_of: impl Fn(&str) -> Vec<String>,
+) -> Vec<String> {
+    let mut keys: Vec<String> = pods
+        .list()
+        .iter()
+        .filter(|p| p.spec.node.as_deref() == Some(node))
+        .flat_map(|p| key_of(&p.meta.self_link))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// The store prefix of a deployment's pods: `<ns>:<svc>:d_<name>:`.

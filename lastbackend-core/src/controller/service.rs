@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::deployment::{node_states, online};
+use super::deployment::{node_states, on_node, online};
 use super::manager::{BuiltController, Context, ReconcileError};
 use super::rollout::{Side, rolling_step};
 use super::runtime::{Action, Reconciler};
@@ -39,15 +39,17 @@ use crate::storage::BoxError;
 use crate::store::Writes;
 
 /// Builds the service controller: a service is reconciled when it, its
-/// endpoint, one of its deployments or pods, or any node changes.
+/// endpoint, one of its deployments or pods, or a node its pods are on
+/// changes.
 pub fn build(context: &Context) -> BuiltController {
     let mut controller = context.controller();
-    let services = controller.watch::<Service>("", |s| vec![s.meta.self_link.clone()]);
+    controller.watch::<Service>("", |s| vec![s.meta.self_link.clone()]);
     controller.watch::<Endpoint>("", |e| vec![e.meta.self_link.clone()]);
     controller.watch::<Deployment>("", |d| service_of(&d.meta.self_link, Kind::Deployment));
-    controller.watch::<Pod>("", |p| service_of(&p.meta.self_link, Kind::Pod));
-    let all = Arc::clone(&services);
-    controller.watch::<Node>("", move |_| all.keys());
+    let pods = controller.watch::<Pod>("", |p| service_of(&p.meta.self_link, Kind::Pod));
+    controller.watch::<Node>("", move |n| {
+        on_node(&pods, &n.meta.name, |p| service_of(p, Kind::Pod))
+    });
     BuiltController {
         controller,
         reconciler: Arc::new(ServiceReconciler::new(context.clone())),

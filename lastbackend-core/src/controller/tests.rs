@@ -4,6 +4,7 @@
 
 mod deployment;
 mod flows;
+mod manager;
 mod restart;
 mod service;
 
