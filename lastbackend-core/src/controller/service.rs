@@ -22,7 +22,7 @@
 //!   deployment is destroyed, and with none left the service is deleted.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -157,6 +157,16 @@ impl ServiceReconciler {
                 self.remove_endpoint(key, &endpoint).await?;
             }
             self.context.ipam.release(key).await?;
+            // Deleted without being destroyed: its deployments go too.
+            let (orphans, _) = store.list::<Deployment>(&format!("{key}:")).await?;
+            let mut writes = Writes::new();
+            for mut orphan in orphans.into_iter().filter(|d| !d.spec.state.destroy) {
+                orphan.spec.state.destroy = true;
+                writes = writes.update(&orphan)?;
+            }
+            if !writes.is_empty() {
+                self.context.writer.commit(writes).await?;
+            }
             return Ok(Action::Done);
         };
         let (deployments, _) = store.list::<Deployment>(&format!("{key}:")).await?;
@@ -225,60 +235,72 @@ impl ServiceReconciler {
         };
         let mut release = false;
         let mut ip = None;
-        if service.spec.network.ports.is_empty() {
-            if let Some(endpoint) = &endpoint {
-                writes = writes.delete(endpoint);
-            }
-            release = true;
+        let vip = if service.spec.network.ports.is_empty() {
+            None
         } else {
-            let vip = IpAddr::V4(self.context.ipam.allocate(key).await?);
-            ip = Some(vip);
-            let serving: Vec<&Deployment> = [
-                Some(active.as_str()),
-                rolling_with(&service, &current, &active),
-            ]
-            .into_iter()
-            .flatten()
-            .filter_map(|n| deployments.get(n))
-            .collect();
-            let mut upstreams: Vec<IpAddr> = serving
-                .iter()
-                .flat_map(|d| pods_of(d, &pods))
-                .filter(|p| {
-                    p.status.ready
-                        && !p.spec.state.destroy
-                        && online(&nodes, p.spec.node.as_deref())
-                })
-                .filter_map(|p| p.status.network.pod_ip)
-                .collect();
-            upstreams.sort_unstable();
-            upstreams.dedup();
-            let spec = EndpointSpec {
-                ip,
-                domain: domain.clone(),
-                ports: service.spec.network.ports.clone(),
-                upstreams,
-            };
-            match endpoint {
-                Some(mut endpoint) if endpoint.spec != spec => {
-                    endpoint.spec = spec;
-                    endpoint.status = Status::new(State::Ready);
-                    writes = writes.update(&endpoint)?;
+            Some(self.vip(key, &service).await?)
+        };
+        let mut vip_error = None;
+        match vip {
+            None => {
+                if let Some(endpoint) = &endpoint {
+                    writes = writes.delete(endpoint);
                 }
-                Some(_) => {}
-                None => {
-                    let endpoint = Endpoint {
-                        meta: Meta::new(name, &endpoint_link),
-                        spec,
-                        status: Status::new(State::Ready),
-                    };
-                    writes = writes.create(&endpoint)?;
+                release = true;
+            }
+            Some(Err(why)) => vip_error = Some(why),
+            Some(Ok(vip)) => {
+                ip = Some(IpAddr::V4(vip));
+                let serving: Vec<&Deployment> = [
+                    Some(active.as_str()),
+                    rolling_with(&service, &current, &active),
+                ]
+                .into_iter()
+                .flatten()
+                .filter_map(|n| deployments.get(n))
+                .collect();
+                let mut upstreams: Vec<IpAddr> = serving
+                    .iter()
+                    .flat_map(|d| pods_of(d, &pods))
+                    .filter(|p| {
+                        p.status.ready
+                            && !p.spec.state.destroy
+                            && online(&nodes, p.spec.node.as_deref())
+                    })
+                    .filter_map(|p| p.status.network.pod_ip)
+                    .collect();
+                upstreams.sort_unstable();
+                upstreams.dedup();
+                let spec = EndpointSpec {
+                    ip,
+                    domain: domain.clone(),
+                    ports: service.spec.network.ports.clone(),
+                    upstreams,
+                };
+                match endpoint {
+                    Some(mut endpoint) if endpoint.spec != spec => {
+                        endpoint.spec = spec;
+                        endpoint.status = Status::new(State::Ready);
+                        writes = writes.update(&endpoint)?;
+                    }
+                    Some(_) => {}
+                    None => {
+                        let endpoint = Endpoint {
+                            meta: Meta::new(name, &endpoint_link),
+                            spec,
+                            status: Status::new(State::Ready),
+                        };
+                        writes = writes.create(&endpoint)?;
+                    }
                 }
             }
         }
 
         let mut updated = service.clone();
-        updated.status.status = service_status(&deployments, &current, &active);
+        updated.status.status = match vip_error {
+            Some(why) => Status::with_message(State::Error, why),
+            None => service_status(&deployments, &current, &active),
+        };
         updated.status.active = Some(active);
         updated.status.ip = ip;
         updated.status.endpoint = domain;
@@ -367,6 +389,27 @@ impl ServiceReconciler {
                 deployments.modify(&old, |d| d.spec.replicas = old_target);
                 old
             }
+        }
+    }
+
+    /// The service's VIP: the one it asks for, else any; `Err` with the
+    /// reason when the one it asks for cannot be had.
+    async fn vip(
+        &self,
+        key: &str,
+        service: &Service,
+    ) -> Result<Result<Ipv4Addr, String>, ReconcileError> {
+        let ipam = &self.context.ipam;
+        let Some(IpAddr::V4(wanted)) = service.spec.network.ip else {
+            return Ok(Ok(ipam.allocate(key).await?));
+        };
+        if ipam.lookup(key).await?.is_some_and(|held| held != wanted) {
+            ipam.release(key).await?;
+        }
+        match ipam.reserve(wanted, key).await {
+            Ok(()) => Ok(Ok(wanted)),
+            Err(e) if e.is_taken() || e.is_out_of_range() => Ok(Err(e.to_string())),
+            Err(e) => Err(e.into()),
         }
     }
 

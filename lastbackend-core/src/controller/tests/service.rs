@@ -289,3 +289,65 @@ async fn the_domain_follows_the_namespaces_internal_zone() {
         "no replicas: ready"
     );
 }
+
+#[tokio::test]
+async fn a_requested_vip_is_reserved_and_a_taken_one_is_an_error() {
+    let cluster = Cluster::new();
+    let wanted: IpAddr = "10.96.0.50".parse().unwrap();
+    cluster.add_service("service", 0, &["80/tcp"]).await;
+    cluster
+        .update_service("service", |s| s.spec.network.ip = Some(wanted))
+        .await;
+    cluster.converge().await;
+    assert_eq!(
+        cluster.endpoint("service").await.unwrap().spec.ip,
+        Some(wanted)
+    );
+
+    cluster.add_service("other", 0, &["80/tcp"]).await;
+    cluster
+        .update_service("other", |s| s.spec.network.ip = Some(wanted))
+        .await;
+    cluster.converge().await;
+    assert!(cluster.endpoint("other").await.is_none());
+    let other = cluster.service("other").await.unwrap();
+    assert_eq!(other.status.status.state, State::Error);
+    assert!(
+        other.status.status.message.contains("10.96.0.50"),
+        "{}",
+        other.status.status.message
+    );
+}
+
+#[tokio::test]
+async fn a_service_deleted_outright_takes_its_deployments_along() {
+    let cluster = Cluster::new();
+    cluster.add_node("node").await;
+    cluster.add_service("service", 1, &["80/tcp"]).await;
+    cluster.settle().await;
+    let service = cluster.service("service").await.unwrap();
+    cluster.store.delete(&service).await.unwrap();
+    cluster
+        .services
+        .reconcile_service(&service.meta.self_link)
+        .await
+        .unwrap();
+    assert!(cluster.endpoint("service").await.is_none());
+    assert!(
+        cluster
+            .deployments("service")
+            .await
+            .iter()
+            .all(|d| d.spec.state.destroy)
+    );
+    for _ in 0..3 {
+        cluster.pass().await;
+        cluster.agents().await;
+    }
+    cluster.pass().await;
+    cluster.pass().await;
+    assert!(cluster.deployments("service").await.is_empty());
+    assert!(cluster.all_pods().await.is_empty());
+    let owner = format!("{NS}:service");
+    assert_eq!(cluster.context.ipam.lookup(&owner).await.unwrap(), None);
+}
