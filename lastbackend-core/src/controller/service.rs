@@ -248,51 +248,42 @@ impl ServiceReconciler {
                 }
                 release = true;
             }
-            Some(Err(why)) => vip_error = Some(why),
+            Some(Err(why)) => {
+                // The VIP it had is gone with the request for another.
+                if let Some(endpoint) = &endpoint {
+                    writes = writes.delete(endpoint);
+                }
+                vip_error = Some(why);
+            }
             Some(Ok(vip)) => {
                 ip = Some(IpAddr::V4(vip));
-                let serving: Vec<&Deployment> = [
+                let serving = [
                     Some(active.as_str()),
                     rolling_with(&service, &current, &active),
-                ]
-                .into_iter()
-                .flatten()
-                .filter_map(|n| deployments.get(n))
-                .collect();
-                let mut upstreams: Vec<IpAddr> = serving
-                    .iter()
-                    .flat_map(|d| pods_of(d, &pods))
-                    .filter(|p| {
-                        p.status.ready
-                            && !p.spec.state.destroy
-                            && online(&nodes, p.spec.node.as_deref())
-                    })
-                    .filter_map(|p| p.status.network.pod_ip)
-                    .collect();
-                upstreams.sort_unstable();
-                upstreams.dedup();
-                let spec = EndpointSpec {
-                    ip,
-                    domain: domain.clone(),
-                    ports: service.spec.network.ports.clone(),
-                    upstreams,
+                ];
+                let serving = serving
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|n| deployments.get(n));
+                let desired = Endpoint {
+                    meta: Meta::new(name, &endpoint_link),
+                    spec: EndpointSpec {
+                        ip,
+                        domain: domain.clone(),
+                        ports: service.spec.network.ports.clone(),
+                        upstreams: upstreams(serving, &pods, &nodes),
+                    },
+                    status: Status::new(State::Ready),
                 };
-                match endpoint {
-                    Some(mut endpoint) if endpoint.spec != spec => {
-                        endpoint.spec = spec;
-                        endpoint.status = Status::new(State::Ready);
-                        writes = writes.update(&endpoint)?;
+                writes = match endpoint {
+                    Some(mut endpoint) if endpoint.spec != desired.spec => {
+                        endpoint.spec = desired.spec;
+                        endpoint.status = desired.status;
+                        writes.update(&endpoint)?
                     }
-                    Some(_) => {}
-                    None => {
-                        let endpoint = Endpoint {
-                            meta: Meta::new(name, &endpoint_link),
-                            spec,
-                            status: Status::new(State::Ready),
-                        };
-                        writes = writes.create(&endpoint)?;
-                    }
-                }
+                    Some(_) => writes,
+                    None => writes.create(&desired)?,
+                };
             }
         }
 
@@ -457,6 +448,24 @@ impl ServiceReconciler {
         }
         Ok(Action::Done)
     }
+}
+
+/// The pod IPs of the ready pods of `serving` on online nodes, sorted.
+fn upstreams<'a>(
+    serving: impl Iterator<Item = &'a Deployment>,
+    pods: &[Pod],
+    nodes: &BTreeMap<String, bool>,
+) -> Vec<IpAddr> {
+    let mut upstreams: Vec<IpAddr> = serving
+        .flat_map(|d| pods_of(d, pods).collect::<Vec<_>>())
+        .filter(|p| {
+            p.status.ready && !p.spec.state.destroy && online(nodes, p.spec.node.as_deref())
+        })
+        .filter_map(|p| p.status.network.pod_ip)
+        .collect();
+    upstreams.sort_unstable();
+    upstreams.dedup();
+    upstreams
 }
 
 /// Whether a deployment takes traffic worth keeping during a rollout.
