@@ -219,7 +219,7 @@ impl ServiceReconciler {
         };
 
         let (pods, _) = store.list::<Pod>(&format!("{key}:")).await?;
-        let active = self.rollout(&service, &current, &mut deployments, &pods);
+        let active = rollout(&service, &current, &mut deployments, &pods);
 
         let (nodes, _) = store.list::<Node>("").await?;
         let nodes = node_states(&nodes);
@@ -307,82 +307,6 @@ impl ServiceReconciler {
         Ok(Action::Done)
     }
 
-    /// Scales and switches; returns the active deployment's name after.
-    fn rollout(
-        &self,
-        service: &Service,
-        current: &str,
-        deployments: &mut Deployments,
-        pods: &[Pod],
-    ) -> String {
-        let replicas = service.spec.replicas;
-        // The active deployment keeps its place until the current one takes
-        // over, as long as it serves: one that never got a pod ready is
-        // replaced at once.
-        let active = service
-            .status
-            .active
-            .as_deref()
-            .and_then(|a| deployments.get(a))
-            .filter(|d| !d.spec.state.destroy && (d.meta.name == current || serving(d)))
-            .map(|d| d.meta.name.clone());
-        let stale: Vec<String> = deployments
-            .live()
-            .map(|d| d.meta.name.clone())
-            .filter(|n| n != current && Some(n) != active.as_ref())
-            .collect();
-        for name in &stale {
-            deployments.destroy(name);
-        }
-        let Some(old) = active.filter(|a| a != current) else {
-            deployments.modify(current, |d| d.spec.replicas = replicas);
-            return current.to_owned();
-        };
-        let Some(new) = deployments.get(current).cloned() else {
-            return old;
-        };
-        let strategy = service.spec.strategy;
-        match strategy.kind {
-            StrategyKind::BlueGreen => {
-                deployments.modify(current, |d| d.spec.replicas = replicas);
-                let ready = new.spec.replicas == replicas
-                    && new.status.status.state == State::Ready
-                    && new.status.ready >= replicas;
-                if ready {
-                    deployments.destroy(&old);
-                    return current.to_owned();
-                }
-                old
-            }
-            StrategyKind::Rolling => {
-                let Some(old_deployment) = deployments.get(&old).cloned() else {
-                    return current.to_owned();
-                };
-                let new_side = side(&new, pods);
-                let old_side = side(&old_deployment, pods);
-                if new_side.target == replicas
-                    && old_side.target == 0
-                    && old_side.pods == 0
-                    && new_side.ready
-                        >= replicas.saturating_sub(strategy.max_unavailable.of(replicas))
-                {
-                    deployments.destroy(&old);
-                    return current.to_owned();
-                }
-                let (new_target, old_target) = rolling_step(
-                    replicas,
-                    strategy.max_surge.of(replicas),
-                    strategy.max_unavailable.of(replicas),
-                    new_side,
-                    old_side,
-                );
-                deployments.modify(current, |d| d.spec.replicas = new_target);
-                deployments.modify(&old, |d| d.spec.replicas = old_target);
-                old
-            }
-        }
-    }
-
     /// The service's VIP: the one it asks for, else any; `Err` with the
     /// reason when the one it asks for cannot be had.
     async fn vip(
@@ -447,6 +371,80 @@ impl ServiceReconciler {
             self.context.writer.commit(writes).await?;
         }
         Ok(Action::Done)
+    }
+}
+
+/// Scales and switches; returns the active deployment's name after.
+fn rollout(
+    service: &Service,
+    current: &str,
+    deployments: &mut Deployments,
+    pods: &[Pod],
+) -> String {
+    let replicas = service.spec.replicas;
+    // The active deployment keeps its place until the current one takes
+    // over, as long as it serves: one that never got a pod ready is
+    // replaced at once.
+    let active = service
+        .status
+        .active
+        .as_deref()
+        .and_then(|a| deployments.get(a))
+        .filter(|d| !d.spec.state.destroy && (d.meta.name == current || serving(d)))
+        .map(|d| d.meta.name.clone());
+    let stale: Vec<String> = deployments
+        .live()
+        .map(|d| d.meta.name.clone())
+        .filter(|n| n != current && Some(n) != active.as_ref())
+        .collect();
+    for name in &stale {
+        deployments.destroy(name);
+    }
+    let Some(old) = active.filter(|a| a != current) else {
+        deployments.modify(current, |d| d.spec.replicas = replicas);
+        return current.to_owned();
+    };
+    let Some(new) = deployments.get(current).cloned() else {
+        return old;
+    };
+    let strategy = service.spec.strategy;
+    match strategy.kind {
+        StrategyKind::BlueGreen => {
+            deployments.modify(current, |d| d.spec.replicas = replicas);
+            let ready = new.spec.replicas == replicas
+                && new.status.status.state == State::Ready
+                && new.status.ready >= replicas;
+            if ready {
+                deployments.destroy(&old);
+                return current.to_owned();
+            }
+            old
+        }
+        StrategyKind::Rolling => {
+            let Some(old_deployment) = deployments.get(&old).cloned() else {
+                return current.to_owned();
+            };
+            let new_side = side(&new, pods);
+            let old_side = side(&old_deployment, pods);
+            if new_side.target == replicas
+                && old_side.target == 0
+                && old_side.pods == 0
+                && new_side.ready >= replicas.saturating_sub(strategy.max_unavailable.of(replicas))
+            {
+                deployments.destroy(&old);
+                return current.to_owned();
+            }
+            let (new_target, old_target) = rolling_step(
+                replicas,
+                strategy.max_surge.of(replicas),
+                strategy.max_unavailable.of(replicas),
+                new_side,
+                old_side,
+            );
+            deployments.modify(current, |d| d.spec.replicas = new_target);
+            deployments.modify(&old, |d| d.spec.replicas = old_target);
+            old
+        }
     }
 }
 
@@ -527,5 +525,72 @@ fn new_deployment(ns: &str, svc: &str, service: &Service, version: u64) -> Deplo
 impl Reconciler for ServiceReconciler {
     async fn reconcile(&self, key: &str) -> Result<Action, BoxError> {
         Ok(self.reconcile_service(key).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(name: &str, state: State, message: &str) -> Deployment {
+        let mut deployment = Deployment::default();
+        deployment.meta.name = name.into();
+        let failed = matches!(state, State::Error | State::Degradation);
+        deployment.status.status = Status::with_message(state, if failed { message } else { "" });
+        deployment
+    }
+
+    /// serviceStatusState (original-tests.md §1.2), as the contract states
+    /// it: the deployment being rolled out, else the active one; a failed
+    /// rollout keeps the active one's state (H2).
+    #[test]
+    fn status_mirrors_the_rollout_else_the_active_deployment() {
+        use State::*;
+        let cases = [
+            ("nothing yet", None, None, Created, ""),
+            ("first, being placed", Some(Provision), None, Provision, ""),
+            ("first, created", Some(Created), None, Created, ""),
+            ("first, failed", Some(Error), None, Error, "boom"),
+            ("rolling out", Some(Ready), Some(Provision), Provision, ""),
+            ("waiting", Some(Ready), Some(Waiting), Waiting, ""),
+            (
+                "failed rollout",
+                Some(Ready),
+                Some(Error),
+                Ready,
+                "deployment v2 error: boom",
+            ),
+            (
+                "both failed",
+                Some(Error),
+                Some(Error),
+                Error,
+                "deployment v2 error: boom",
+            ),
+            (
+                "degraded rollout",
+                Some(Ready),
+                Some(Degradation),
+                Ready,
+                "deployment v2 degradation: boom",
+            ),
+        ];
+        for (case, active, rolling, state, message) in cases {
+            let mut all = BTreeMap::new();
+            if let Some(active) = active {
+                all.insert("v1".to_owned(), deployment("v1", active, "boom"));
+            }
+            if let Some(rolling) = rolling {
+                all.insert("v2".to_owned(), deployment("v2", rolling, "boom"));
+            }
+            let deployments = Deployments {
+                all,
+                changed: BTreeMap::new(),
+            };
+            let current = if rolling.is_some() { "v2" } else { "v1" };
+            let status = service_status(&deployments, current, "v1");
+            assert_eq!(status.state, state, "{case}");
+            assert_eq!(status.message, message, "{case}");
+        }
     }
 }
