@@ -121,3 +121,85 @@ async fn a_deposed_writer_cannot_write() {
             .is_none()
     );
 }
+
+/// Waits (in paused time) until `done`, playing the agents meanwhile.
+async fn eventually(cluster: &Cluster, what: &str, done: impl AsyncFn(&Cluster) -> bool) {
+    for _ in 0..400 {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        if done(cluster).await {
+            return;
+        }
+        cluster.agents().await;
+    }
+    panic!("never: {what}");
+}
+
+/// The watches alone drive the reconcilers: a secret that appears, a node
+/// that goes offline.
+#[tokio::test]
+async fn watches_drive_the_reconcilers() {
+    tokio::time::pause();
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let cluster = Cluster::over(storage.clone());
+    cluster.add_node("a").await;
+    let manager = ControllerManager::new(Store::new(storage.clone()), Settings::default());
+    let writer = Writer::unfenced(Store::new(storage.clone()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(async move {
+        manager
+            .run_with(writer, async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+
+    let service = cluster.add_service("web", 2, &["80/tcp"]).await;
+    cluster
+        .update_service("web", |s| {
+            s.spec.template.containers[0].image.secret = Some(crate::model::KeyRef {
+                name: "registry".into(),
+                key: "auth".into(),
+            });
+        })
+        .await;
+    eventually(&cluster, "waiting", async |c| {
+        c.service("web")
+            .await
+            .is_some_and(|s| s.status.status.state == State::Waiting)
+    })
+    .await;
+    let link = SelfLink::namespaced(Kind::Secret, NS, "registry");
+    let secret = crate::model::Secret {
+        meta: Meta::new("registry", &link),
+        ..Default::default()
+    };
+    cluster.store.create(&secret).await.unwrap();
+    eventually(&cluster, "ready", async |c| {
+        c.service("web")
+            .await
+            .is_some_and(|s| s.status.status.state == State::Ready)
+    })
+    .await;
+    assert_eq!(
+        cluster.endpoint("web").await.unwrap().spec.upstreams.len(),
+        2
+    );
+
+    cluster.add_node("b").await;
+    cluster.set_online("a", false).await;
+    eventually(&cluster, "moved to b", async |c| {
+        let pods = c.all_pods().await;
+        let upstreams = c.endpoint("web").await.unwrap().spec.upstreams;
+        pods.len() == 2
+            && pods
+                .iter()
+                .all(|p| p.spec.node.as_deref() == Some("b") && p.status.ready)
+            && upstreams == pod_ips(&pods)
+    })
+    .await;
+    assert_eq!(names(&cluster.deployments("web").await), ["v1"]);
+    assert_eq!(service.spec.generation, 1);
+
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+}
