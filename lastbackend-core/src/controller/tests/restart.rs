@@ -24,8 +24,53 @@ async fn check_converged(cluster: &Cluster, replicas: usize) {
     assert_eq!(service.status.status.state, State::Ready);
 }
 
-#[tokio::test]
-async fn a_crash_at_any_write_converges_without_duplicates() {
+/// What the doomed controller is in the middle of.
+#[derive(Clone, Copy, Debug)]
+enum Scenario {
+    /// A blue/green rollout to a new template.
+    Rollout,
+    /// Destroying the service.
+    Destroy,
+}
+
+impl Scenario {
+    async fn start(self, cluster: &Cluster) {
+        match self {
+            Scenario::Rollout => cluster.change_template("web").await,
+            Scenario::Destroy => {
+                cluster
+                    .update_service("web", |s| s.spec.state.destroy = true)
+                    .await;
+            }
+        }
+    }
+
+    async fn is_done(self, cluster: &Cluster) -> bool {
+        match self {
+            Scenario::Rollout => cluster.deployments("web").await.len() == 1,
+            Scenario::Destroy => cluster.service("web").await.is_none(),
+        }
+    }
+
+    async fn check(self, cluster: &Cluster) {
+        match self {
+            Scenario::Rollout => check_converged(cluster, 3).await,
+            Scenario::Destroy => {
+                assert!(cluster.service("web").await.is_none());
+                assert!(cluster.endpoint("web").await.is_none());
+                assert!(cluster.deployments("web").await.is_empty());
+                assert!(cluster.all_pods().await.is_empty());
+                let allocations = cluster.context.ipam.allocations().await.unwrap();
+                assert!(allocations.is_empty(), "{allocations:?}");
+            }
+        }
+    }
+}
+
+/// Crashes the controller at its first write, then at its second, and so
+/// on until it finishes the scenario uncrashed; after each crash a fresh
+/// controller over the same store must converge.
+async fn crash_everywhere(scenario: Scenario) {
     let mut budget = 0;
     loop {
         let memory = MemoryStorage::new();
@@ -34,7 +79,7 @@ async fn a_crash_at_any_write_converges_without_duplicates() {
         doomed.add_node("node").await;
         doomed.add_service("web", 3, &["80/tcp"]).await;
         doomed.settle().await;
-        doomed.change_template("web").await;
+        scenario.start(&doomed).await;
 
         gate.crash_after(budget);
         let mut finished = false;
@@ -42,10 +87,7 @@ async fn a_crash_at_any_write_converges_without_duplicates() {
             let errors = doomed.pass().await;
             doomed.agents().await;
             let crashed = errors.iter().any(|e| e.to_string().contains("crashed"));
-            if !crashed
-                && doomed.pass().await.is_empty()
-                && doomed.deployments("web").await.len() == 1
-            {
+            if !crashed && doomed.pass().await.is_empty() && scenario.is_done(&doomed).await {
                 finished = true;
                 break;
             }
@@ -54,15 +96,24 @@ async fn a_crash_at_any_write_converges_without_duplicates() {
 
         let fresh = Cluster::over(Arc::new(memory));
         fresh.settle().await;
-        check_converged(&fresh, 3).await;
+        scenario.check(&fresh).await;
         if finished {
-            // Every write point of the rollout was a crash point.
-            assert!(budget > 5, "the rollout took only {budget} writes");
+            assert!(budget > 3, "{scenario:?} took only {budget} writes");
             break;
         }
         budget += 1;
-        assert!(budget < 200, "the rollout never finishes");
+        assert!(budget < 200, "{scenario:?} never finishes");
     }
+}
+
+#[tokio::test]
+async fn a_crash_at_any_write_of_a_rollout_converges_without_duplicates() {
+    crash_everywhere(Scenario::Rollout).await;
+}
+
+#[tokio::test]
+async fn a_crash_at_any_write_of_a_destroy_leaks_nothing() {
+    crash_everywhere(Scenario::Destroy).await;
 }
 
 /// The manager's own loop: a first manager is dropped mid-rollout, a second
