@@ -183,12 +183,18 @@ fn pod_name() -> String {
 #[derive(Debug)]
 pub struct DeploymentReconciler {
     context: Context,
+    /// Held from the snapshot to the commit of a placement, so two workers
+    /// never place on a node the room only one of them saw.
+    placing: tokio::sync::Mutex<()>,
 }
 
 impl DeploymentReconciler {
     /// A reconciler reading and writing through `context`.
     pub fn new(context: Context) -> Self {
-        Self { context }
+        Self {
+            context,
+            placing: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// Reconciles the deployment with this selflink.
@@ -252,6 +258,11 @@ impl DeploymentReconciler {
             live.push(pod);
         }
 
+        let _placing = if live.iter().any(|p| p.spec.node.is_none()) {
+            Some(self.placing.lock().await)
+        } else {
+            None
+        };
         let unschedulable = self.place(&mut live, &mut changed).await?;
 
         for (pod, new) in changed.values() {
