@@ -149,3 +149,40 @@ async fn rolling_respects_surge_and_unavailable_at_every_step() {
         assert!(steps > 1, "{case}: it went in steps");
     }
 }
+
+#[tokio::test]
+async fn a_failing_rolling_update_never_goes_below_the_minimum() {
+    let replicas = 4;
+    let cluster = Cluster::new();
+    cluster.add_node("node").await;
+    cluster.add_service("web", replicas, &["80/tcp"]).await;
+    cluster
+        .update_service("web", |s| {
+            s.spec.strategy.kind = StrategyKind::Rolling;
+            s.spec.strategy.max_surge = Scale::Count(1);
+            s.spec.strategy.max_unavailable = Scale::Count(1);
+        })
+        .await;
+    cluster.settle().await;
+    cluster.change_template("web").await;
+    for _ in 0..8 {
+        cluster.converge().await;
+        // The new pods fail; removals are confirmed.
+        cluster
+            .report(|p| p.spec.state.destroy, State::Destroyed, false)
+            .await;
+        cluster
+            .report(|p| p.meta.self_link.contains(":d_v2:"), State::Error, false)
+            .await;
+        cluster.converge().await;
+        let pods = cluster.all_pods().await;
+        assert!(pods.len() as u32 <= replicas + 1);
+        assert!(serving(&pods).len() as u32 >= replicas - 1);
+    }
+    let service = cluster.service("web").await.unwrap();
+    assert_eq!(service.status.active.as_deref(), Some("v1"));
+    assert_eq!(service.status.status.state, State::Ready);
+    assert!(service.status.status.message.starts_with("deployment v2"));
+    let v1 = cluster.deployment("web", "v1").await.unwrap();
+    assert!(!v1.spec.state.destroy);
+}
