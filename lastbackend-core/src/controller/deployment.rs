@@ -282,6 +282,13 @@ impl DeploymentReconciler {
         }
         if !writes.is_empty() {
             self.context.writer.commit(writes).await?;
+            let created = changed.values().filter(|(_, new)| *new).count();
+            tracing::debug!(
+                deployment = key,
+                created,
+                changed = changed.len() - created,
+                "pods written"
+            );
         }
         match unschedulable {
             Some((pods, message)) => Err(ReconcileError::Unschedulable {

@@ -215,6 +215,7 @@ impl ServiceReconciler {
                 .writer
                 .commit(Writes::new().create(&deployment)?)
                 .await?;
+            tracing::info!(service = key, deployment = %deployment.meta.name, generation, "new deployment");
             return Ok(Action::Done);
         };
 
@@ -298,8 +299,12 @@ impl ServiceReconciler {
         if updated != service {
             writes = writes.update(&updated)?;
         }
+        let switched = service.status.active != updated.status.active;
         if !writes.is_empty() {
             self.context.writer.commit(writes).await?;
+        }
+        if switched {
+            tracing::info!(service = key, active = ?updated.status.active, "traffic switched");
         }
         if release {
             self.context.ipam.release(key).await?;
