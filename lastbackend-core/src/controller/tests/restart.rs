@@ -29,6 +29,8 @@ async fn check_converged(cluster: &Cluster, replicas: usize) {
 enum Scenario {
     /// A blue/green rollout to a new template.
     Rollout,
+    /// A rolling update to a new template.
+    Rolling,
     /// Destroying the service.
     Destroy,
 }
@@ -37,6 +39,14 @@ impl Scenario {
     async fn start(self, cluster: &Cluster) {
         match self {
             Scenario::Rollout => cluster.change_template("web").await,
+            Scenario::Rolling => {
+                cluster
+                    .update_service("web", |s| {
+                        s.spec.strategy.kind = crate::model::StrategyKind::Rolling;
+                    })
+                    .await;
+                cluster.change_template("web").await;
+            }
             Scenario::Destroy => {
                 cluster
                     .update_service("web", |s| s.spec.state.destroy = true)
@@ -47,14 +57,14 @@ impl Scenario {
 
     async fn is_done(self, cluster: &Cluster) -> bool {
         match self {
-            Scenario::Rollout => cluster.deployments("web").await.len() == 1,
+            Scenario::Rollout | Scenario::Rolling => cluster.deployments("web").await.len() == 1,
             Scenario::Destroy => cluster.service("web").await.is_none(),
         }
     }
 
     async fn check(self, cluster: &Cluster) {
         match self {
-            Scenario::Rollout => check_converged(cluster, 3).await,
+            Scenario::Rollout | Scenario::Rolling => check_converged(cluster, 3).await,
             Scenario::Destroy => {
                 assert!(cluster.service("web").await.is_none());
                 assert!(cluster.endpoint("web").await.is_none());
@@ -109,6 +119,11 @@ async fn crash_everywhere(scenario: Scenario) {
 #[tokio::test]
 async fn a_crash_at_any_write_of_a_rollout_converges_without_duplicates() {
     crash_everywhere(Scenario::Rollout).await;
+}
+
+#[tokio::test]
+async fn a_crash_at_any_write_of_a_rolling_update_converges_without_duplicates() {
+    crash_everywhere(Scenario::Rolling).await;
 }
 
 #[tokio::test]
