@@ -39,11 +39,20 @@ use crate::storage::BoxError;
 use crate::store::Writes;
 
 /// Builds the service controller: a service is reconciled when it, its
-/// endpoint, one of its deployments or pods, or a node its pods are on
-/// changes.
+/// namespace, its endpoint, one of its deployments or pods, or a node its
+/// pods are on changes.
 pub fn build(context: &Context) -> BuiltController {
     let mut controller = context.controller();
-    controller.watch::<Service>("", |s| vec![s.meta.self_link.clone()]);
+    let services = controller.watch::<Service>("", |s| vec![s.meta.self_link.clone()]);
+    // The namespace's internal zone makes the services' domains.
+    controller.watch::<Namespace>("", move |ns| {
+        let prefix = format!("{}:", ns.meta.name);
+        services
+            .list_prefix(&prefix)
+            .into_iter()
+            .map(|s| s.meta.self_link)
+            .collect()
+    });
     controller.watch::<Endpoint>("", |e| vec![e.meta.self_link.clone()]);
     controller.watch::<Deployment>("", |d| service_of(&d.meta.self_link, Kind::Deployment));
     let pods = controller.watch::<Pod>("", |p| service_of(&p.meta.self_link, Kind::Pod));
