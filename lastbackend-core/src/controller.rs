@@ -1,7 +1,31 @@
-//! The controller's foundations: a reusable reconcile framework
-//! ([`runtime`]: work queue, watch-fed caches, the [`runtime::Controller`]
-//! runner) and single-leader election over a storage lease with fenced writes
-//! ([`leader`]).
+//! The controller: a reusable reconcile framework ([`runtime`]: work queue,
+//! watch-fed caches, the [`runtime::Controller`] runner), single-leader
+//! election over a storage lease with fenced writes ([`leader`]), and the
+//! platform's reconcilers composed by the [`manager::ControllerManager`]:
+//! [`service`] (deployments per generation, rollout, endpoint and VIP,
+//! status), [`deployment`] (pods, placement, victims, dependencies, status)
+//! and the rolling update's arithmetic ([`rollout`]).
+//!
+//! The reference controller is the manager run while leading:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use lastbackend_core::controller::leader::{self, LeaderConfig};
+//! use lastbackend_core::controller::manager::{ControllerManager, Settings};
+//! use lastbackend_core::storage::MemoryStorage;
+//! use lastbackend_core::store::Store;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Store::new(Arc::new(MemoryStorage::new()));
+//! let leadership = leader::campaign(store.storage().clone(), LeaderConfig::new("host-1"));
+//! let manager = ControllerManager::new(store, Settings::default().internal_domain("lb.local"));
+//! manager.run(leadership, std::future::pending::<()>()).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Below the manager, the framework alone:
 //!
 //! A controller process campaigns, and runs its reconcilers only while it
 //! leads, committing their writes behind the leadership fence:
@@ -40,7 +64,13 @@
 //! # }
 //! ```
 
+pub mod deployment;
 pub mod leader;
+pub mod manager;
+pub mod rollout;
 pub mod runtime;
+pub mod service;
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod tests;
