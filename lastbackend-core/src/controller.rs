@@ -40,7 +40,10 @@
 //! # }
 //! ```
 
+#[cfg(test)]
+mod fixtures;
 pub mod leader;
+pub mod node;
 pub mod runtime;
 #[cfg(test)]
 mod testing;
