@@ -43,7 +43,9 @@
 #[cfg(test)]
 mod fixtures;
 pub mod leader;
+pub mod namespace;
 pub mod node;
 pub mod runtime;
 #[cfg(test)]
 mod testing;
+pub mod volume;
