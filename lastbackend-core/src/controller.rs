@@ -40,12 +40,16 @@
 //! # }
 //! ```
 
+pub mod deployment;
 #[cfg(test)]
 mod fixtures;
 pub mod leader;
+pub mod manager;
 pub mod namespace;
 pub mod node;
+pub mod rollout;
 pub mod runtime;
+pub mod service;
 #[cfg(test)]
 mod testing;
 pub mod volume;
