@@ -48,6 +48,7 @@ pub mod manager;
 pub mod namespace;
 pub mod node;
 pub mod rollout;
+pub mod route;
 pub mod runtime;
 pub mod service;
 #[cfg(test)]

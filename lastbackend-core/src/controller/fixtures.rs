@@ -11,19 +11,23 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::leader::{self, LeaderConfig, Leadership};
-use super::runtime::{Controller, Error, Reconciler};
+use super::manager::{BuiltController, Context, Settings, Writer};
+use super::runtime::Error;
 use crate::storage::MemoryStorage;
 use crate::store::Store;
 
-/// A memory store and a campaign that leads on it.
-pub(crate) async fn leading_store() -> (Store, Leadership) {
+/// A memory store, a campaign that leads on it and a context writing
+/// behind its fence.
+pub(crate) async fn leading() -> (Store, Leadership, Context) {
     let store = Store::new(Arc::new(MemoryStorage::new()));
     let mut leadership = leader::campaign(
         store.storage().clone(),
         LeaderConfig::new("test-controller"),
     );
     leadership.wait_until_leader().await;
-    (store, leadership)
+    let writer = Writer::fenced(store.clone(), leadership.clone());
+    let context = Context::new(store.clone(), Arc::new(Settings::default()), writer);
+    (store, leadership, context)
 }
 
 /// A controller running in the background until [`Running::stop`].
@@ -33,12 +37,12 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    pub(crate) fn start(
-        (controller, reconciler): (Controller, Arc<impl Reconciler>),
-        workers: usize,
-    ) -> Self {
+    pub(crate) fn start(built: BuiltController, workers: usize) -> Self {
+        let BuiltController {
+            controller,
+            reconciler,
+        } = built;
         let (stop, stopped) = oneshot::channel::<()>();
-        let reconciler: Arc<dyn Reconciler> = reconciler;
         let task = tokio::spawn(controller.run(reconciler, workers, async move {
             let _ = stopped.await;
         }));

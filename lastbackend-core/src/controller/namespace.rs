@@ -19,13 +19,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::leader::Leadership;
-use super::runtime::{Action, Cache, Controller, Reconciler};
+use super::manager::{BuiltController, Context};
+use super::runtime::{Action, Cache, Reconciler};
 use crate::model::{
     Config, Deployment, Endpoint, Namespace, Object, Pod, Route, Secret, Service, State, Volume,
 };
 use crate::storage::BoxError;
-use crate::store::{Store, Writes};
+use crate::store::Writes;
 
 /// How often a namespace being removed is looked at again while the
 /// objects other reconcilers remove are still there.
@@ -35,8 +35,7 @@ pub const TEARDOWN_POLL: Duration = Duration::from_secs(2);
 /// namespace names.
 #[derive(Debug)]
 pub struct NamespaceReconciler {
-    store: Store,
-    leadership: Leadership,
+    context: Context,
     namespaces: Arc<Cache<Namespace>>,
 }
 
@@ -49,32 +48,33 @@ fn namespace_of<T: Object>(obj: &T) -> Vec<String> {
         .collect()
 }
 
-impl NamespaceReconciler {
-    /// The reconciler and a [`Controller`] fed by namespaces and by the
-    /// services and volumes whose removal it waits for.
-    pub fn controller(store: Store, leadership: Leadership) -> (Controller, Arc<Self>) {
-        let mut controller = Controller::new(store.clone());
-        let namespaces = controller.watch::<Namespace>("", |ns| vec![ns.meta.name.clone()]);
-        controller.watch::<Service>("", namespace_of);
-        controller.watch::<Volume>("", namespace_of);
-        let reconciler = Arc::new(Self {
-            store,
-            leadership,
+/// The [`NamespaceReconciler`] with a controller fed by namespaces and by
+/// the services and volumes whose removal it waits for.
+pub fn build(context: &Context) -> BuiltController {
+    let mut controller = context.controller();
+    let namespaces = controller.watch::<Namespace>("", |ns| vec![ns.meta.name.clone()]);
+    controller.watch::<Service>("", namespace_of);
+    controller.watch::<Volume>("", namespace_of);
+    BuiltController {
+        controller,
+        reconciler: Arc::new(NamespaceReconciler {
+            context: context.clone(),
             namespaces,
-        });
-        (controller, reconciler)
+        }),
     }
+}
 
+impl NamespaceReconciler {
     async fn commit(&self, writes: Writes) -> Result<(), BoxError> {
         if !writes.is_empty() {
-            self.leadership.commit(&self.store, writes).await?;
+            self.context.writer.commit(writes).await?;
         }
         Ok(())
     }
 
     /// Deletes every `T` under `prefix`.
     async fn delete_all<T: Object>(&self, prefix: &str) -> Result<(), BoxError> {
-        let (objects, _) = self.store.list::<T>(prefix).await?;
+        let (objects, _) = self.context.store.list::<T>(prefix).await?;
         for obj in &objects {
             self.commit(Writes::new().delete(obj)).await?;
         }
@@ -83,7 +83,7 @@ impl NamespaceReconciler {
 
     /// How many `T` are under `prefix`.
     async fn count<T: Object>(&self, prefix: &str) -> Result<usize, BoxError> {
-        Ok(self.store.list::<T>(prefix).await?.0.len())
+        Ok(self.context.store.list::<T>(prefix).await?.0.len())
     }
 }
 
@@ -98,12 +98,12 @@ impl Reconciler for NamespaceReconciler {
         }
         let prefix = format!("{name}:");
 
-        let (services, _) = self.store.list::<Service>(&prefix).await?;
+        let (services, _) = self.context.store.list::<Service>(&prefix).await?;
         for mut service in services.into_iter().filter(|s| !s.spec.state.destroy) {
             service.spec.state.destroy = true;
             self.commit(Writes::new().update(&service)?).await?;
         }
-        let (volumes, _) = self.store.list::<Volume>(&prefix).await?;
+        let (volumes, _) = self.context.store.list::<Volume>(&prefix).await?;
         for mut volume in volumes.into_iter().filter(|v| !v.spec.state.destroy) {
             volume.spec.state.destroy = true;
             self.commit(Writes::new().update(&volume)?).await?;
@@ -123,7 +123,11 @@ impl Reconciler for NamespaceReconciler {
         }
         // At the revision read: a namespace changed meanwhile is looked at
         // again.
-        let namespace = self.store.get::<Namespace>(&namespace.self_link()?).await?;
+        let namespace = self
+            .context
+            .store
+            .get::<Namespace>(&namespace.self_link()?)
+            .await?;
         self.commit(Writes::new().delete(&namespace)).await?;
         tracing::info!(namespace = name, "namespace removed");
         Ok(Action::Done)

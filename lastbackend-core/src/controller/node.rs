@@ -14,12 +14,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::leader::Leadership;
-use super::runtime::{Action, Controller, Reconciler};
+use super::manager::{BuiltController, Context};
+use super::runtime::{Action, Reconciler};
 use crate::api::lease_key;
 use crate::model::{Discovery, Exporter, Ingress, Node, Object, SelfLink};
 use crate::storage::BoxError;
-use crate::store::{Store, Writes};
+use crate::store::Writes;
 
 /// A cluster member with a heartbeat and an `online` flag.
 pub trait Member: Object {
@@ -69,32 +69,33 @@ impl Member for Exporter {
 /// heartbeat key exists". Keys are member names.
 #[derive(Debug)]
 pub struct PresenceReconciler<T> {
-    store: Store,
-    leadership: Leadership,
+    context: Context,
     _kind: std::marker::PhantomData<fn() -> T>,
 }
 
-impl<T: Member> PresenceReconciler<T> {
-    /// The reconciler and a [`Controller`] fed by the members and their
-    /// heartbeat keys; run the one with the other.
-    pub fn controller(store: Store, leadership: Leadership) -> (Controller, Arc<Self>) {
-        let mut controller = Controller::new(store.clone());
-        controller.watch::<T>("", |member| vec![member.meta().name.clone()]);
-        let prefix = lease_key(T::KIND, "");
-        let leases = prefix.clone();
-        controller.watch_keys(&prefix, move |key| {
-            key.strip_prefix(leases.as_str())
-                .filter(|name| !name.is_empty())
-                .map(str::to_owned)
-                .into_iter()
-                .collect()
-        });
-        let reconciler = Arc::new(Self {
-            store,
-            leadership,
+/// The [`PresenceReconciler`] of kind `T` with a controller fed by the
+/// members and their heartbeat keys; for [`ControllerManager::add`]
+/// (`add("node", node::build::<Node>)`).
+///
+/// [`ControllerManager::add`]: super::manager::ControllerManager::add
+pub fn build<T: Member>(context: &Context) -> BuiltController {
+    let mut controller = context.controller();
+    controller.watch::<T>("", |member| vec![member.meta().name.clone()]);
+    let prefix = lease_key(T::KIND, "");
+    let leases = prefix.clone();
+    controller.watch_keys(&prefix, move |key| {
+        key.strip_prefix(leases.as_str())
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
+    });
+    BuiltController {
+        controller,
+        reconciler: Arc::new(PresenceReconciler::<T> {
+            context: context.clone(),
             _kind: std::marker::PhantomData,
-        });
-        (controller, reconciler)
+        }),
     }
 }
 
@@ -103,10 +104,16 @@ impl<T: Member> Reconciler for PresenceReconciler<T> {
     async fn reconcile(&self, name: &str) -> Result<Action, BoxError> {
         let link = SelfLink::host(T::KIND, name);
         // Read fresh: the write below is compare-and-swap on this read.
-        let Some(mut member) = self.store.find::<T>(&link).await? else {
+        let Some(mut member) = self.context.store.find::<T>(&link).await? else {
             return Ok(Action::Done);
         };
-        let alive = match self.store.storage().get(&lease_key(T::KIND, name)).await {
+        let alive = match self
+            .context
+            .store
+            .storage()
+            .get(&lease_key(T::KIND, name))
+            .await
+        {
             Ok(_) => true,
             Err(e) if e.is_not_found() => false,
             Err(e) => return Err(e.into()),
@@ -115,8 +122,9 @@ impl<T: Member> Reconciler for PresenceReconciler<T> {
             return Ok(Action::Done);
         }
         member.set_online(alive);
-        self.leadership
-            .commit(&self.store, Writes::new().update(&member)?)
+        self.context
+            .writer
+            .commit(Writes::new().update(&member)?)
             .await?;
         if alive {
             tracing::info!(kind = %T::KIND, name, "heartbeat back: online");

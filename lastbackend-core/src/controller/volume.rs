@@ -13,11 +13,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::leader::Leadership;
-use super::runtime::{Action, Cache, Controller, Reconciler};
+use super::manager::{BuiltController, Context};
+use super::runtime::{Action, Cache, Reconciler};
 use crate::model::{Node, Object, SelfLink, State, Status, Volume};
 use crate::storage::BoxError;
-use crate::store::{Store, Writes};
+use crate::store::Writes;
 
 /// Why a volume has no node.
 pub const NO_NODE: &str = "no online node matches the volume's selector";
@@ -25,35 +25,35 @@ pub const NO_NODE: &str = "no online node matches the volume's selector";
 /// Places and removes volumes. Keys are volume selflinks.
 #[derive(Debug)]
 pub struct VolumeReconciler {
-    store: Store,
-    leadership: Leadership,
+    context: Context,
     nodes: Arc<Cache<Node>>,
 }
 
-impl VolumeReconciler {
-    /// The reconciler and a [`Controller`] fed by volumes and by nodes (a
-    /// node change looks again at its volumes and at the unplaced ones).
-    pub fn controller(store: Store, leadership: Leadership) -> (Controller, Arc<Self>) {
-        let mut controller = Controller::new(store.clone());
-        let volumes = controller.watch::<Volume>("", |v| vec![v.meta.self_link.clone()]);
-        let nodes = controller.watch::<Node>("", move |node| {
-            volumes
-                .list()
-                .into_iter()
-                .filter(|v| v.spec.node.as_ref().is_none_or(|n| *n == node.meta.name))
-                .map(|v| v.meta.self_link)
-                .collect()
-        });
-        let reconciler = Arc::new(Self {
-            store,
-            leadership,
+/// The [`VolumeReconciler`] with a controller fed by volumes and by nodes
+/// (a node change looks again at its volumes and at the unplaced ones).
+pub fn build(context: &Context) -> BuiltController {
+    let mut controller = context.controller();
+    let volumes = controller.watch::<Volume>("", |v| vec![v.meta.self_link.clone()]);
+    let nodes = controller.watch::<Node>("", move |node| {
+        volumes
+            .list()
+            .into_iter()
+            .filter(|v| v.spec.node.as_ref().is_none_or(|n| *n == node.meta.name))
+            .map(|v| v.meta.self_link)
+            .collect()
+    });
+    BuiltController {
+        controller,
+        reconciler: Arc::new(VolumeReconciler {
+            context: context.clone(),
             nodes,
-        });
-        (controller, reconciler)
+        }),
     }
+}
 
+impl VolumeReconciler {
     async fn commit(&self, writes: Writes) -> Result<(), BoxError> {
-        self.leadership.commit(&self.store, writes).await?;
+        self.context.writer.commit(writes).await?;
         Ok(())
     }
 }
@@ -93,7 +93,7 @@ pub fn choose_node<'a>(volume: &Volume, nodes: &'a [Node]) -> Option<&'a Node> {
 impl Reconciler for VolumeReconciler {
     async fn reconcile(&self, key: &str) -> Result<Action, BoxError> {
         let link = SelfLink::parse(Volume::KIND, key)?;
-        let Some(mut volume) = self.store.find::<Volume>(&link).await? else {
+        let Some(mut volume) = self.context.store.find::<Volume>(&link).await? else {
             return Ok(Action::Done);
         };
         // A node's selflink is its name.

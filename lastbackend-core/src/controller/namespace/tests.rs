@@ -1,9 +1,9 @@
 use std::time::Duration;
 
 use super::*;
-use crate::controller::fixtures::{Running, eventually, leading_store};
-use crate::controller::volume::VolumeReconciler;
+use crate::controller::fixtures::{Running, eventually, leading};
 use crate::model::{Kind, Meta, SelfLink, Status};
+use crate::store::Store;
 
 fn in_ns<T: Object + Default>(kind: Kind, ns: &str, name: &str) -> T {
     let mut obj = T::default();
@@ -98,17 +98,14 @@ async fn tear_down_services(store: &Store, ns: &str) -> bool {
 
 #[tokio::test(start_paused = true)]
 async fn removing_a_namespace_removes_everything_in_it_and_nothing_else() {
-    let (store, leadership) = leading_store().await;
+    let (store, _leadership, context) = leading().await;
     fill(&store, "demo").await;
     fill(&store, "demo2").await;
     let before_demo2 = keys_of(&store, "demo2").await;
     assert_eq!(keys_of(&store, "demo").await.len(), 9);
     let running = [
-        Running::start(
-            NamespaceReconciler::controller(store.clone(), leadership.clone()),
-            2,
-        ),
-        Running::start(VolumeReconciler::controller(store.clone(), leadership), 1),
+        Running::start(build(&context), 2),
+        Running::start(crate::controller::volume::build(&context), 1),
     ];
 
     // A live namespace is left alone.
@@ -139,15 +136,12 @@ async fn removing_a_namespace_removes_everything_in_it_and_nothing_else() {
 
 #[tokio::test(start_paused = true)]
 async fn the_namespace_stays_while_its_services_are_torn_down() {
-    let (store, leadership) = leading_store().await;
+    let (store, _leadership, context) = leading().await;
     fill(&store, "demo").await;
     let mut demo: Namespace = store.get(&SelfLink::namespace("demo")).await.unwrap();
     demo.status.status = Status::new(State::Destroy);
     store.update(&demo).await.unwrap();
-    let running = Running::start(
-        NamespaceReconciler::controller(store.clone(), leadership),
-        1,
-    );
+    let running = Running::start(build(&context), 1);
 
     tokio::time::sleep(Duration::from_secs(10)).await;
     let left = keys_of(&store, "demo").await;
@@ -170,4 +164,52 @@ async fn the_namespace_stays_while_its_services_are_torn_down() {
     })
     .await;
     running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_whole_manager_removes_a_namespace_with_a_live_service() {
+    use crate::controller::manager::{ControllerManager, Settings};
+
+    let (store, leadership, _) = leading().await;
+    store.create(&namespace("demo")).await.unwrap();
+    let mut web = in_ns::<Service>(Kind::Service, "demo", "web");
+    web.spec.replicas = 0;
+    store.create(&web).await.unwrap();
+    store
+        .create(&in_ns::<Secret>(Kind::Secret, "demo", "db"))
+        .await
+        .unwrap();
+    store
+        .create(&in_ns::<Config>(Kind::Config, "demo", "app"))
+        .await
+        .unwrap();
+    store
+        .create(&in_ns::<Route>(Kind::Route, "demo", "www"))
+        .await
+        .unwrap();
+    store
+        .create(&in_ns::<Volume>(Kind::Volume, "demo", "data"))
+        .await
+        .unwrap();
+    let manager = ControllerManager::new(store.clone(), Settings::default());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        manager
+            .run(leadership, async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(keys_of(&store, "demo").await.len() >= 6);
+
+    let mut demo: Namespace = store.get(&SelfLink::namespace("demo")).await.unwrap();
+    demo.status.status = Status::new(State::Destroy);
+    store.update(&demo).await.unwrap();
+    eventually("the namespace gone", Duration::from_secs(30), || async {
+        keys_of(&store, "demo").await.is_empty()
+    })
+    .await;
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
 }

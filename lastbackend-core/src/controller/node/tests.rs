@@ -3,8 +3,9 @@ use std::time::Duration;
 use super::*;
 use crate::api::types::{MemberReport, NodeRegistration, NodeStatusReport};
 use crate::api::{Api, Settings};
-use crate::controller::fixtures::{Running, eventually, leading_store};
+use crate::controller::fixtures::{Running, eventually, leading};
 use crate::model::Kind;
+use crate::store::Store;
 
 async fn online<T: Member>(store: &Store, name: &str) -> bool {
     store
@@ -16,7 +17,7 @@ async fn online<T: Member>(store: &Store, name: &str) -> bool {
 
 #[tokio::test(start_paused = true)]
 async fn a_node_goes_offline_when_its_heartbeat_ends_and_back_when_it_returns() {
-    let (store, leadership) = leading_store().await;
+    let (store, _leadership, context) = leading().await;
     let api = Api::new(store.clone(), Settings::default());
     api.register_node("n1", NodeRegistration::default())
         .await
@@ -24,10 +25,7 @@ async fn a_node_goes_offline_when_its_heartbeat_ends_and_back_when_it_returns() 
     api.register_node("n2", NodeRegistration::default())
         .await
         .unwrap();
-    let running = Running::start(
-        PresenceReconciler::<Node>::controller(store.clone(), leadership),
-        2,
-    );
+    let running = Running::start(build::<Node>(&context), 2);
 
     // n2 keeps pushing, n1 falls silent: after the TTL only n1 is offline.
     for _ in 0..4 {
@@ -54,15 +52,14 @@ async fn a_node_goes_offline_when_its_heartbeat_ends_and_back_when_it_returns() 
 
 #[tokio::test(start_paused = true)]
 async fn a_node_marked_online_without_a_heartbeat_is_corrected_at_start() {
-    let (store, leadership) = leading_store().await;
-    let mut node = Node::default();
-    node.meta = crate::model::Meta::new("ghost", &SelfLink::host(Kind::Node, "ghost"));
+    let (store, _leadership, context) = leading().await;
+    let mut node = Node {
+        meta: crate::model::Meta::new("ghost", &SelfLink::host(Kind::Node, "ghost")),
+        ..Node::default()
+    };
     node.status.online = true;
     store.create(&node).await.unwrap();
-    let running = Running::start(
-        PresenceReconciler::<Node>::controller(store.clone(), leadership),
-        1,
-    );
+    let running = Running::start(build::<Node>(&context), 1);
     eventually("ghost offline", Duration::from_secs(1), || async {
         !online::<Node>(&store, "ghost").await
     })
@@ -83,25 +80,16 @@ async fn a_node_marked_online_without_a_heartbeat_is_corrected_at_start() {
 
 #[tokio::test(start_paused = true)]
 async fn ingress_discovery_and_exporter_presence_follows_their_heartbeats() {
-    let (store, leadership) = leading_store().await;
+    let (store, _leadership, context) = leading().await;
     let api = Api::new(store.clone(), Settings::default());
     let report = MemberReport::default();
     api.register_ingress("i1", report.clone()).await.unwrap();
     api.register_discovery("d1", report.clone()).await.unwrap();
     api.register_exporter("e1", report.clone()).await.unwrap();
     let running = [
-        Running::start(
-            PresenceReconciler::<Ingress>::controller(store.clone(), leadership.clone()),
-            1,
-        ),
-        Running::start(
-            PresenceReconciler::<Discovery>::controller(store.clone(), leadership.clone()),
-            1,
-        ),
-        Running::start(
-            PresenceReconciler::<Exporter>::controller(store.clone(), leadership.clone()),
-            1,
-        ),
+        Running::start(build::<Ingress>(&context), 1),
+        Running::start(build::<Discovery>(&context), 1),
+        Running::start(build::<Exporter>(&context), 1),
     ];
 
     // Only the discovery server keeps reporting.
@@ -133,12 +121,14 @@ async fn ingress_discovery_and_exporter_presence_follows_their_heartbeats() {
 
 #[tokio::test(start_paused = true)]
 async fn a_deposed_controller_writes_nothing() {
-    let (store, leadership) = leading_store().await;
-    let mut node = Node::default();
-    node.meta = crate::model::Meta::new("n1", &SelfLink::host(Kind::Node, "n1"));
+    let (store, leadership, context) = leading().await;
+    let mut node = Node {
+        meta: crate::model::Meta::new("n1", &SelfLink::host(Kind::Node, "n1")),
+        ..Node::default()
+    };
     node.status.online = true;
     store.create(&node).await.unwrap();
-    let (_, reconciler) = PresenceReconciler::<Node>::controller(store.clone(), leadership.clone());
+    let reconciler = build::<Node>(&context).reconciler;
     leadership.resign().await.unwrap();
     assert!(reconciler.reconcile("n1").await.is_err());
     assert!(online::<Node>(&store, "n1").await, "not written");

@@ -1,8 +1,9 @@
 use std::time::Duration;
 
 use super::*;
-use crate::controller::fixtures::{Running, eventually, leading_store};
+use crate::controller::fixtures::{Running, eventually, leading};
 use crate::model::{Kind, Meta};
+use crate::store::Store;
 use crate::units::Ram;
 
 const GIB: u64 = 1 << 30;
@@ -64,14 +65,14 @@ fn the_node_with_the_most_free_storage_wins_among_the_matching_online_ones() {
 
 #[tokio::test(start_paused = true)]
 async fn volumes_are_placed_wait_for_a_node_and_are_removed_after_the_node_confirms() {
-    let (store, leadership) = leading_store().await;
+    let (store, _leadership, context) = leading().await;
     store.create(&node("n1", true, 10)).await.unwrap();
     store.create(&node("n2", true, 60)).await.unwrap();
     store.create(&volume("data")).await.unwrap();
     let mut pinned = volume("pinned");
     pinned.spec.selector.node = Some("n3".into());
     store.create(&pinned).await.unwrap();
-    let running = Running::start(VolumeReconciler::controller(store.clone(), leadership), 2);
+    let running = Running::start(crate::controller::volume::build(&context), 2);
 
     eventually("placement", Duration::from_secs(1), || async {
         stored(&store, "data").await.unwrap().spec.node.is_some()
@@ -120,12 +121,12 @@ async fn volumes_are_placed_wait_for_a_node_and_are_removed_after_the_node_confi
 
 #[tokio::test(start_paused = true)]
 async fn a_volume_on_an_offline_node_is_removed_at_once() {
-    let (store, leadership) = leading_store().await;
+    let (store, _leadership, context) = leading().await;
     let mut n1 = store.create(&node("n1", true, 10)).await.unwrap();
     let mut data = volume("data");
     data.spec.node = Some("n1".into());
     store.create(&data).await.unwrap();
-    let running = Running::start(VolumeReconciler::controller(store.clone(), leadership), 1);
+    let running = Running::start(crate::controller::volume::build(&context), 1);
 
     let mut data = stored(&store, "data").await.unwrap();
     data.spec.state.destroy = true;
