@@ -1,6 +1,7 @@
 //! Leader election across real `lastbackend controller` processes on a real
 //! etcd: exactly one leads; a killed leader is replaced within the lease
-//! TTL; a terminated one hands over at once (it resigns).
+//! TTL; a terminated one hands over at once (it resigns); and whoever leads
+//! runs the reconcilers (a node without a heartbeat is marked offline).
 //!
 //! Needs `etcd` on `PATH` (skipped with a message otherwise; required under
 //! `CI=true`). Run with `cargo test -p lastbackend --test controller_leader`.
@@ -14,8 +15,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use lastbackend_core::controller::leader::{LEAD_KEY, Lead};
+use lastbackend_core::model::{Kind, Meta, Node, SelfLink};
 use lastbackend_core::storage::{EtcdConfig, EtcdStorage, Storage};
+use lastbackend_core::store::Store;
 
 use self::etcd::{EtcdServer, unique_prefix};
 
@@ -78,6 +83,33 @@ async fn leader_pid(storage: &EtcdStorage) -> Option<u32> {
     Some(pid.unwrap_or_else(|| panic!("holder {:?} is not host:pid", lead.holder)))
 }
 
+/// A node marked online whose heartbeat key is missing (its agent is
+/// gone): the leader's presence reconciler marks it offline.
+fn ghost_node(name: &str) -> Node {
+    let mut node = Node {
+        meta: Meta::new(name, &SelfLink::host(Kind::Node, name)),
+        ..Node::default()
+    };
+    node.status.online = true;
+    node
+}
+
+/// Waits until the node is marked offline: a leader's reconcilers run.
+async fn until_offline(store: &Store, name: &str, within: Duration) {
+    let start = Instant::now();
+    loop {
+        let node: Node = store.get(&SelfLink::host(Kind::Node, name)).await.unwrap();
+        if !node.status.online {
+            return;
+        }
+        assert!(
+            start.elapsed() < within,
+            "node {name} still online: no leader reconciles"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Waits for a leader other than `not`; returns it and how long it took.
 async fn next_leader(storage: &EtcdStorage, not: Option<u32>, within: Duration) -> (u32, Duration) {
     let start = Instant::now();
@@ -115,6 +147,8 @@ async fn one_controller_leads_a_killed_one_is_replaced_and_a_stopped_one_hands_o
     let storage = EtcdStorage::connect(EtcdConfig::new([server.endpoint()]).with_prefix(&prefix))
         .await
         .unwrap();
+    let store = Store::new(Arc::new(storage.clone()));
+    store.create(&ghost_node("gone-1")).await.unwrap();
     let mut controllers = Controllers::start(3, &server.endpoint(), &prefix, logs.path());
 
     // One leads, and goes on leading.
@@ -127,6 +161,7 @@ async fn one_controller_leads_a_killed_one_is_replaced_and_a_stopped_one_hands_o
         [first_index],
         "exactly one ran the reconcilers"
     );
+    until_offline(&store, "gone-1", Duration::from_secs(5)).await;
 
     // SIGKILL: nobody resigns; the lease ends within the TTL.
     controllers.children[first_index].kill().unwrap();
@@ -138,6 +173,8 @@ async fn one_controller_leads_a_killed_one_is_replaced_and_a_stopped_one_hands_o
         "a killed leader replaced after {took:?}"
     );
     let second_index = controllers.index_of(second);
+    store.create(&ghost_node("gone-2")).await.unwrap();
+    until_offline(&store, "gone-2", Duration::from_secs(5)).await;
 
     // SIGTERM: the leader resigns, the last one takes over at once.
     let status = Command::new("kill")
@@ -152,6 +189,8 @@ async fn one_controller_leads_a_killed_one_is_replaced_and_a_stopped_one_hands_o
         "a terminated leader handed over after {took:?}, not at once"
     );
     assert_ne!(third, first);
+    store.create(&ghost_node("gone-3")).await.unwrap();
+    until_offline(&store, "gone-3", Duration::from_secs(5)).await;
     let exit = controllers.children[second_index].wait().unwrap();
     assert!(exit.success(), "a clean exit on SIGTERM: {exit}");
     let log = std::fs::read_to_string(logs.path().join(format!("controller-{second_index}.log")))
