@@ -213,15 +213,7 @@ impl DeploymentReconciler {
         if deployment.spec.state.destroy {
             return self.destroy(deployment, pods, &states).await;
         }
-        if let Some(waiting) = self.dependencies(&link, deployment.clone()).await? {
-            if waiting != deployment {
-                self.context
-                    .writer
-                    .commit(Writes::new().update(&waiting)?)
-                    .await?;
-            }
-            return Ok(Action::Done);
-        }
+        let waiting = self.dependencies(&link, deployment.clone()).await?;
 
         let mut writes = Writes::new();
         let mut live = Vec::new();
@@ -236,6 +228,18 @@ impl DeploymentReconciler {
             } else if !pod.spec.state.destroy {
                 live.push(pod);
             }
+        }
+
+        // Nothing starts while a dependency is missing; the pods gone are
+        // cleaned up all the same.
+        if let Some(waiting) = waiting {
+            if waiting != deployment {
+                writes = writes.update(&waiting)?;
+            }
+            if !writes.is_empty() {
+                self.context.writer.commit(writes).await?;
+            }
+            return Ok(Action::Done);
         }
 
         // Pods to write, by selflink, with whether they are new.

@@ -32,6 +32,20 @@ pub fn rolling_step(
     new: Side,
     old: Side,
 ) -> (u32, u32) {
+    let (new_target, old) = rolling_step_many(replicas, max_surge, max_unavailable, new, &[old]);
+    (new_target, old[0])
+}
+
+/// [`rolling_step`] with several old sides (a new rollout started before
+/// the last one finished), shrunk in the order given while the
+/// availability budget lasts.
+pub fn rolling_step_many(
+    replicas: u32,
+    max_surge: u32,
+    max_unavailable: u32,
+    new: Side,
+    olds: &[Side],
+) -> (u32, Vec<u32>) {
     let surge = if max_surge == 0 && max_unavailable == 0 {
         1
     } else {
@@ -40,7 +54,8 @@ pub fn rolling_step(
     let max_total = replicas + surge;
     let min_ready = replicas.saturating_sub(max_unavailable);
 
-    let total = new.target.max(new.pods) + old.target.max(old.pods);
+    let total: u32 =
+        new.target.max(new.pods) + olds.iter().map(|o| o.target.max(o.pods)).sum::<u32>();
     let room = max_total.saturating_sub(total);
     let new_target = if new.target >= replicas {
         replicas
@@ -48,12 +63,22 @@ pub fn rolling_step(
         (new.target + room).min(replicas)
     };
 
-    let ready = new.ready + old.ready;
-    let old_unready = old.live.saturating_sub(old.ready);
-    let pending = old.live.saturating_sub(old.target);
-    let removable = (old_unready + ready.saturating_sub(min_ready)).saturating_sub(pending);
-    let old_target = old.target.saturating_sub(removable);
-    (new_target, old_target)
+    let ready = new.ready + olds.iter().map(|o| o.ready).sum::<u32>();
+    let mut budget = ready.saturating_sub(min_ready);
+    let old_targets = olds
+        .iter()
+        .map(|old| {
+            let unready = old.live.saturating_sub(old.ready);
+            let pending = old.live.saturating_sub(old.target);
+            let removal = old.target.min((unready + budget).saturating_sub(pending));
+            // Ready pods this side's removals (pending ones included) take.
+            let ready_lost = (removal + pending).saturating_sub(unready);
+            let already_lost = pending.saturating_sub(unready);
+            budget = budget.saturating_sub(ready_lost - already_lost.min(ready_lost));
+            old.target - removal
+        })
+        .collect();
+    (new_target, old_targets)
 }
 
 #[cfg(test)]
@@ -87,6 +112,20 @@ mod tests {
         let old = side(3, 3, 3, 3);
         let new = side(1, 1, 1, 1);
         assert_eq!(rolling_step(4, 1, 1, new, old), (2, 2));
+    }
+
+    #[test]
+    fn several_old_sides_share_one_availability_budget() {
+        // 4 replicas, 1 unavailable: 4 ready over two old sides, so one
+        // ready pod may go, from the first side only.
+        let stale = side(2, 2, 2, 2);
+        let active = side(2, 2, 2, 2);
+        let (new, olds) = rolling_step_many(4, 1, 1, Side::default(), &[stale, active]);
+        assert_eq!((new, olds), (1, vec![1, 2]));
+        // The first side's unready pods cost nothing.
+        let stale = side(2, 2, 2, 0);
+        let (_, olds) = rolling_step_many(4, 1, 1, Side::default(), &[stale, side(4, 4, 4, 4)]);
+        assert_eq!(olds, [0, 3]);
     }
 
     #[test]

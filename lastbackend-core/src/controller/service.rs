@@ -9,12 +9,15 @@
 //! - Rollout from the active deployment (`status.active`) to the current
 //!   one: blue/green scales the new one up and switches traffic to it when
 //!   it is ready, then destroys the old one; rolling steps both by
-//!   [`rolling_step`]. A failing new deployment never takes the old one
-//!   down. Deployments that are neither active nor current are destroyed.
+//!   [`rolling_step_many`](super::rollout::rolling_step_many), keeping on
+//!   the old side the superseded deployments of an unfinished rolling
+//!   update that still serve. A failing new deployment never takes the old
+//!   one down. Other deployments that are neither active nor current are
+//!   destroyed.
 //! - The endpoint exists iff the service has ports: VIP from IPAM (released
 //!   when it goes), domain, ports, and as upstreams the pod IPs of the
-//!   ready pods of the active deployment (during a rolling update, of both)
-//!   on online nodes.
+//!   ready pods of the active deployment (during a rolling update, of all
+//!   its deployments) on online nodes.
 //! - Status mirrors the deployment being rolled out, else the active one; a
 //!   failed rollout leaves the active one's state with the failure in the
 //!   message.
@@ -29,7 +32,7 @@ use async_trait::async_trait;
 
 use super::deployment::{node_states, on_node, online};
 use super::manager::{BuiltController, Context, ReconcileError};
-use super::rollout::{Side, rolling_step};
+use super::rollout::{Side, rolling_step_many};
 use super::runtime::{Action, Reconciler};
 use crate::model::{
     Deployment, DeploymentSpec, DeploymentStatus, Endpoint, EndpointSpec, Kind, Meta, Namespace,
@@ -39,11 +42,20 @@ use crate::storage::BoxError;
 use crate::store::Writes;
 
 /// Builds the service controller: a service is reconciled when it, its
-/// endpoint, one of its deployments or pods, or a node its pods are on
-/// changes.
+/// namespace, its endpoint, one of its deployments or pods, or a node its
+/// pods are on changes.
 pub fn build(context: &Context) -> BuiltController {
     let mut controller = context.controller();
-    controller.watch::<Service>("", |s| vec![s.meta.self_link.clone()]);
+    let services = controller.watch::<Service>("", |s| vec![s.meta.self_link.clone()]);
+    // The namespace's internal zone makes the services' domains.
+    controller.watch::<Namespace>("", move |ns| {
+        let prefix = format!("{}:", ns.meta.name);
+        services
+            .list_prefix(&prefix)
+            .into_iter()
+            .map(|s| s.meta.self_link)
+            .collect()
+    });
     controller.watch::<Endpoint>("", |e| vec![e.meta.self_link.clone()]);
     controller.watch::<Deployment>("", |d| service_of(&d.meta.self_link, Kind::Deployment));
     let pods = controller.watch::<Pod>("", |p| service_of(&p.meta.self_link, Kind::Pod));
@@ -258,14 +270,14 @@ impl ServiceReconciler {
             }
             Some(Ok(vip)) => {
                 ip = Some(IpAddr::V4(vip));
-                let serving = [
-                    Some(active.as_str()),
-                    rolling_with(&service, &current, &active),
-                ];
-                let serving = serving
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|n| deployments.get(n));
+                let rolling = service.spec.strategy.kind == StrategyKind::Rolling;
+                let serving: Vec<&Deployment> = if rolling && current != active {
+                    // Every deployment of the update, old and new, serves.
+                    deployments.live().collect()
+                } else {
+                    deployments.get(&active).into_iter().collect()
+                };
+                let serving = serving.into_iter();
                 let desired = Endpoint {
                     meta: Meta::new(name, &endpoint_link),
                     spec: EndpointSpec {
@@ -402,8 +414,17 @@ fn rollout(
         .map(|d| d.meta.name.clone())
         .filter(|n| n != current && Some(n) != active.as_ref())
         .collect();
+    // A rolling update started before the last one finished keeps the
+    // superseded deployments that still serve on its old side.
+    let rolling = service.spec.strategy.kind == StrategyKind::Rolling
+        && active.as_deref().is_some_and(|a| a != current);
+    let mut superseded = Vec::new();
     for name in &stale {
-        deployments.destroy(name);
+        if rolling && deployments.get(name).is_some_and(serving) {
+            superseded.push(name.clone());
+        } else {
+            deployments.destroy(name);
+        }
     }
     let Some(old) = active.filter(|a| a != current) else {
         deployments.modify(current, |d| d.spec.replicas = replicas);
@@ -426,28 +447,36 @@ fn rollout(
             old
         }
         StrategyKind::Rolling => {
-            let Some(old_deployment) = deployments.get(&old).cloned() else {
-                return current.to_owned();
-            };
+            // Superseded ones shrink first, by version, then the active one.
+            superseded.sort_by_key(|n| deployments.get(n).map(|d| d.spec.version));
+            superseded.push(old.clone());
+            let olds: Vec<Side> = superseded
+                .iter()
+                .filter_map(|n| deployments.get(n))
+                .map(|d| side(d, pods))
+                .collect();
             let new_side = side(&new, pods);
-            let old_side = side(&old_deployment, pods);
-            if new_side.target == replicas
-                && old_side.target == 0
-                && old_side.pods == 0
-                && new_side.ready >= replicas.saturating_sub(strategy.max_unavailable.of(replicas))
-            {
-                deployments.destroy(&old);
+            let min_ready = replicas.saturating_sub(strategy.max_unavailable.of(replicas));
+            let finished = new_side.target == replicas
+                && new_side.ready >= min_ready
+                && olds.iter().all(|o| o.target == 0 && o.pods == 0);
+            if finished {
+                for name in &superseded {
+                    deployments.destroy(name);
+                }
                 return current.to_owned();
             }
-            let (new_target, old_target) = rolling_step(
+            let (new_target, old_targets) = rolling_step_many(
                 replicas,
                 strategy.max_surge.of(replicas),
                 strategy.max_unavailable.of(replicas),
                 new_side,
-                old_side,
+                &olds,
             );
             deployments.modify(current, |d| d.spec.replicas = new_target);
-            deployments.modify(&old, |d| d.spec.replicas = old_target);
+            for (name, target) in superseded.iter().zip(old_targets) {
+                deployments.modify(name, |d| d.spec.replicas = target);
+            }
             old
         }
     }
@@ -474,11 +503,6 @@ fn upstreams<'a>(
 /// Whether a deployment takes traffic worth keeping during a rollout.
 fn serving(deployment: &Deployment) -> bool {
     deployment.status.ready > 0 || deployment.status.status.state == State::Ready
-}
-
-/// The other deployment taking traffic during a rolling update.
-fn rolling_with<'a>(service: &Service, current: &'a str, active: &str) -> Option<&'a str> {
-    (service.spec.strategy.kind == StrategyKind::Rolling && current != active).then_some(current)
 }
 
 /// The service's status: the deployment being rolled out, else the active

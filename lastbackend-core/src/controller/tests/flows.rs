@@ -186,3 +186,61 @@ async fn a_failing_rolling_update_never_goes_below_the_minimum() {
     let v1 = cluster.deployment("web", "v1").await.unwrap();
     assert!(!v1.spec.state.destroy);
 }
+
+#[tokio::test]
+async fn a_rolling_update_over_an_unfinished_one_keeps_the_bounds() {
+    let (replicas, surge, unavailable) = (4, 1, 1);
+    let cluster = Cluster::new();
+    cluster.add_node("a").await;
+    cluster.add_node("b").await;
+    cluster.add_service("web", replicas, &["80/tcp"]).await;
+    cluster
+        .update_service("web", |s| {
+            s.spec.strategy.kind = StrategyKind::Rolling;
+            s.spec.strategy.max_surge = Scale::Count(surge);
+            s.spec.strategy.max_unavailable = Scale::Count(unavailable);
+        })
+        .await;
+    cluster.settle().await;
+    cluster.change_template("web").await;
+    let mut steps = 0;
+    loop {
+        cluster.converge().await;
+        let pods = cluster.all_pods().await;
+        let ready = serving(&pods).len() as u32;
+        assert!(
+            pods.len() as u32 <= replicas + surge,
+            "step {steps}: {} pods",
+            pods.len()
+        );
+        assert!(
+            ready >= replicas - unavailable,
+            "step {steps}: {ready} ready"
+        );
+        let upstreams = cluster.endpoint("web").await.unwrap().spec.upstreams;
+        assert_eq!(upstreams, pod_ips(&serving(&pods)), "step {steps}");
+        if steps == 2 {
+            // v2 is half way: v3 comes.
+            let v2 = cluster.pods("web", "v2").await;
+            assert!(!serving(&v2).is_empty(), "v2 serves");
+            cluster.change_template("web").await;
+        }
+        if steps == 3 {
+            let v2 = cluster.deployment("web", "v2").await.unwrap();
+            assert!(!v2.spec.state.destroy, "v2 shrinks, it is not dropped");
+        }
+        if cluster.deployments("web").await.len() == 1
+            && cluster.deployment("web", "v3").await.is_some()
+            && pods.len() as u32 == replicas
+            && ready == replicas
+        {
+            break;
+        }
+        cluster.agents().await;
+        steps += 1;
+        assert!(steps < 40, "the rollout does not finish");
+    }
+    let service = cluster.service("web").await.unwrap();
+    assert_eq!(service.status.active.as_deref(), Some("v3"));
+    assert_eq!(service.status.status.state, State::Ready);
+}
