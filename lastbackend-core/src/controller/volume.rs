@@ -27,6 +27,9 @@ pub const NO_NODE: &str = "no online node matches the volume's selector";
 pub struct VolumeReconciler {
     context: Context,
     nodes: Arc<Cache<Node>>,
+    /// Held from reading the placements to writing one, so two workers
+    /// never both count a node's room before either places there.
+    placing: tokio::sync::Mutex<()>,
 }
 
 /// The [`VolumeReconciler`] with a controller fed by volumes and by nodes
@@ -47,6 +50,7 @@ pub fn build(context: &Context) -> BuiltController {
         reconciler: Arc::new(VolumeReconciler {
             context: context.clone(),
             nodes,
+            placing: tokio::sync::Mutex::new(()),
         }),
     }
 }
@@ -60,9 +64,19 @@ impl VolumeReconciler {
 
 /// Where a volume goes: the node its selector names, if online; else the
 /// online, schedulable node carrying the selector's labels with the most
-/// free storage (capacity less allocated), the first by name on a tie.
-pub fn choose_node<'a>(volume: &Volume, nodes: &'a [Node]) -> Option<&'a Node> {
+/// free storage, the first by name on a tie. Free is capacity less what the
+/// node reports allocated, less the sizes of the `volumes` placed on it
+/// that it has not reported ready yet (so a burst of new volumes spreads
+/// instead of piling onto the node that looked emptiest).
+pub fn choose_node<'a>(volume: &Volume, nodes: &'a [Node], volumes: &[Volume]) -> Option<&'a Node> {
     let selector = &volume.spec.selector;
+    let pending = |node: &str| -> u64 {
+        volumes
+            .iter()
+            .filter(|v| v.spec.node.as_deref() == Some(node) && !v.status.ready)
+            .filter_map(|v| v.spec.capacity.map(|c| c.bytes()))
+            .sum()
+    };
     nodes
         .iter()
         .filter(|n| n.status.online && !n.spec.unschedulable)
@@ -84,7 +98,8 @@ pub fn choose_node<'a>(volume: &Volume, nodes: &'a [Node]) -> Option<&'a Node> {
                 .capacity
                 .storage
                 .bytes()
-                .saturating_sub(n.status.allocated.storage.bytes());
+                .saturating_sub(n.status.allocated.storage.bytes())
+                .saturating_sub(pending(&n.meta.name));
             (std::cmp::Reverse(free), n.meta.name.clone())
         })
 }
@@ -93,7 +108,7 @@ pub fn choose_node<'a>(volume: &Volume, nodes: &'a [Node]) -> Option<&'a Node> {
 impl Reconciler for VolumeReconciler {
     async fn reconcile(&self, key: &str) -> Result<Action, BoxError> {
         let link = SelfLink::parse(Volume::KIND, key)?;
-        let Some(mut volume) = self.context.store.find::<Volume>(&link).await? else {
+        let Some(volume) = self.context.store.find::<Volume>(&link).await? else {
             return Ok(Action::Done);
         };
         // A node's selflink is its name.
@@ -114,8 +129,17 @@ impl Reconciler for VolumeReconciler {
         if volume.spec.node.is_some() {
             return Ok(Action::Done);
         }
+        let _placing = self.placing.lock().await;
+        let (volumes, _) = self.context.store.list::<Volume>("").await?;
+        // Under the lock, every placement so far is in this list.
+        let Some(mut volume) = volumes.iter().find(|v| v.meta.self_link == key).cloned() else {
+            return Ok(Action::Done);
+        };
+        if volume.spec.node.is_some() || volume.spec.state.destroy {
+            return Ok(Action::Done);
+        }
         let nodes = self.nodes.list();
-        match choose_node(&volume, &nodes) {
+        match choose_node(&volume, &nodes, &volumes) {
             Some(node) => {
                 tracing::info!(volume = key, node = node.meta.name, "volume placed");
                 volume.spec.node = Some(node.meta.name.clone());

@@ -46,7 +46,7 @@ fn the_node_with_the_most_free_storage_wins_among_the_matching_online_ones() {
         node("d-tie", true, 50),
         cordoned,
     ];
-    let name = |v: &Volume| choose_node(v, &nodes).map(|n| n.meta.name.clone());
+    let name = |v: &Volume| choose_node(v, &nodes, &[]).map(|n| n.meta.name.clone());
 
     let mut v = volume("data");
     assert_eq!(
@@ -61,6 +61,42 @@ fn the_node_with_the_most_free_storage_wins_among_the_matching_online_ones() {
     assert_eq!(name(&v).as_deref(), Some("d-tie"), "the named node");
     v.spec.selector.node = Some("a-offline".into());
     assert_eq!(name(&v), None, "the named node is offline");
+
+    // Volumes placed on b-roomy but not ready yet count against its room.
+    let mut pending = volume("pending");
+    pending.spec.node = Some("b-roomy".into());
+    pending.spec.capacity = Some(Ram::from_bytes(GIB));
+    let fresh = volume("fresh");
+    let chosen = choose_node(&fresh, &nodes, &[pending.clone()]).unwrap();
+    assert_eq!(chosen.meta.name, "d-tie");
+    pending.status.ready = true;
+    let chosen = choose_node(&fresh, &nodes, &[pending]).unwrap();
+    assert_eq!(chosen.meta.name, "b-roomy", "a ready one is in allocated");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_volumes_spreads_over_equal_nodes() {
+    let (store, _leadership, context) = leading().await;
+    store.create(&node("n1", true, 50)).await.unwrap();
+    store.create(&node("n2", true, 50)).await.unwrap();
+    for n in 0..4 {
+        let mut v = volume(&format!("v{n}"));
+        v.spec.capacity = Some(Ram::from_bytes(GIB));
+        store.create(&v).await.unwrap();
+    }
+    let running = Running::start(build(&context), 2);
+    eventually("all placed", Duration::from_secs(1), || async {
+        let (volumes, _) = store.list::<Volume>("").await.unwrap();
+        volumes.iter().all(|v| v.spec.node.is_some())
+    })
+    .await;
+    let (volumes, _) = store.list::<Volume>("").await.unwrap();
+    let on_n1 = volumes
+        .iter()
+        .filter(|v| v.spec.node.as_deref() == Some("n1"))
+        .count();
+    assert_eq!(on_n1, 2, "{volumes:?}");
+    running.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -72,7 +108,7 @@ async fn volumes_are_placed_wait_for_a_node_and_are_removed_after_the_node_confi
     let mut pinned = volume("pinned");
     pinned.spec.selector.node = Some("n3".into());
     store.create(&pinned).await.unwrap();
-    let running = Running::start(crate::controller::volume::build(&context), 2);
+    let running = Running::start(build(&context), 2);
 
     eventually("placement", Duration::from_secs(1), || async {
         stored(&store, "data").await.unwrap().spec.node.is_some()
@@ -126,7 +162,7 @@ async fn a_volume_on_an_offline_node_is_removed_at_once() {
     let mut data = volume("data");
     data.spec.node = Some("n1".into());
     store.create(&data).await.unwrap();
-    let running = Running::start(crate::controller::volume::build(&context), 1);
+    let running = Running::start(build(&context), 1);
 
     let mut data = stored(&store, "data").await.unwrap();
     data.spec.state.destroy = true;
