@@ -5,6 +5,7 @@
 mod deployment;
 mod flows;
 mod manager;
+mod presence;
 mod restart;
 mod service;
 
