@@ -75,10 +75,10 @@ async fn a_node_whose_heartbeat_ends_loses_its_pods_to_the_others() {
             );
         }
     };
-    while !cluster
+    while cluster
         .service("web")
         .await
-        .is_some_and(|s| s.status.status.state == State::Ready)
+        .is_none_or(|s| s.status.status.state != State::Ready)
     {
         round(&["a"]).await;
     }
