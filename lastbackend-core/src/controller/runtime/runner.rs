@@ -258,7 +258,7 @@ impl<T: Object, F: Fn(&T) -> Vec<String>> WatchSource<T, F> {
         }
     }
 
-    fn apply(&self, queue: &WorkQueue, event: Event) {
+    fn take(&self, queue: &WorkQueue, event: Event) {
         let revision = event.revision();
         let collection = T::KIND.collection();
         let Some(self_link) = event
@@ -296,7 +296,7 @@ impl<T: Object, F: Fn(&T) -> Vec<String>> WatchSource<T, F> {
     }
 
     /// Loads the list into the cache and queues every key it touches.
-    async fn relist(&self, store: &Store, queue: &WorkQueue) -> storage::Result<u64> {
+    async fn load(&self, store: &Store, queue: &WorkQueue) -> storage::Result<u64> {
         let (objects, revision) = store.list::<T>(&self.prefix).await?;
         for gone in self.cache.replace(objects, revision) {
             self.enqueue(queue, &gone);
@@ -323,11 +323,11 @@ where
     }
 
     async fn relist(&self, store: &Store, queue: &WorkQueue) -> storage::Result<u64> {
-        WatchSource::relist(self, store, queue).await
+        self.load(store, queue).await
     }
 
     fn apply(&self, queue: &WorkQueue, event: Event) {
-        WatchSource::apply(self, queue, event);
+        self.take(queue, event);
     }
 
     fn resync(&self, queue: &WorkQueue) {
