@@ -2,11 +2,12 @@
 //!
 //! [`RouteReconciler`] gives every route an ingress (`spec.ingress`, which
 //! puts it in that ingress's manifest): the one `spec.selector.ingress`
-//! names, when it is online; otherwise the online ingress carrying the
-//! fewest routes. It counts them (the original kept a counter it never
-//! incremented, so every route went to one ingress). A route whose ingress
-//! goes offline is moved; a route with no online ingress to go to has its
-//! assignment cleared and its status in error until one comes.
+//! names, when it is online (and back to it when it returns); otherwise the
+//! online ingress carrying the fewest routes. It counts them (the original
+//! kept a counter it never incremented, so every route went to one ingress,
+//! and sent a route whose selector matched to its error branch). A route
+//! whose ingress goes offline is moved; a route with no online ingress at
+//! all has its assignment cleared and its status in error until one comes.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -53,7 +54,8 @@ pub fn build(context: &Context) -> BuiltController {
 ///
 /// The ingress `spec.selector.ingress` names if it is online; else the
 /// route's current ingress if it is online; else the online ingress with
-/// the fewest routes in `routes` (the first by name on a tie).
+/// the fewest routes in `routes` (the first by name on a tie). The selector
+/// is a preference: with its ingress offline the route is still served.
 pub fn choose_ingress(
     route: &Route,
     ingresses: &[Ingress],
@@ -64,12 +66,10 @@ pub fn choose_ingress(
             .iter()
             .any(|i| i.meta.name == name && i.status.online)
     };
-    if let Some(wanted) = &route.spec.selector.ingress {
-        return if online(wanted) {
-            Ok(wanted.clone())
-        } else {
-            Err(format!("ingress {wanted} is not online"))
-        };
+    if let Some(wanted) = &route.spec.selector.ingress
+        && online(wanted)
+    {
+        return Ok(wanted.clone());
     }
     if let Some(current) = &route.spec.ingress
         && online(current)

@@ -72,7 +72,15 @@ fn the_least_loaded_online_ingress_wins_unless_the_selector_names_one() {
     pinned.spec.selector.ingress = Some("c".into());
     assert_eq!(
         choose_ingress(&pinned, &ingresses, &routes),
-        Err("ingress c is not online".to_owned())
+        Ok("b".to_owned()),
+        "the preferred ingress is offline: the least loaded serves"
+    );
+    pinned.spec.ingress = Some("a".into());
+    pinned.spec.selector.ingress = Some("b".into());
+    assert_eq!(
+        choose_ingress(&pinned, &ingresses, &routes),
+        Ok("b".to_owned()),
+        "back to the preferred one once it is online"
     );
     assert_eq!(
         choose_ingress(&new, &[ingress("c", false)], &routes),
