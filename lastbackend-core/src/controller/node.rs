@@ -9,6 +9,10 @@
 //! `true` again when it comes back. (The original never wrote `false`.)
 //! What follows from a node going offline (its pods replaced, endpoints
 //! dropping them, routes and volumes moving) is the other reconcilers'.
+//!
+//! The key is the truth, whoever wrote `online`: a member the API marks
+//! online a moment before it creates the key may be marked offline in
+//! between, and online again when the key appears.
 
 use std::sync::Arc;
 
