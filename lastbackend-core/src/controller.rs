@@ -3,8 +3,12 @@
 //! election over a storage lease with fenced writes ([`leader`]), and the
 //! platform's reconcilers composed by the [`manager::ControllerManager`]:
 //! [`service`] (deployments per generation, rollout, endpoint and VIP,
-//! status), [`deployment`] (pods, placement, victims, dependencies, status)
-//! and the rolling update's arithmetic ([`rollout`]).
+//! status), [`deployment`] (pods, placement, victims, dependencies, status),
+//! the rolling update's arithmetic ([`rollout`]), and the cluster's own:
+//! [`namespace`] (removal of a namespace and everything in it), [`node`]
+//! (node, ingress, discovery and exporter presence from heartbeat keys),
+//! [`volume`] (placement on a node, removal) and [`route`] (assignment to an
+//! ingress).
 //!
 //! The reference controller is the manager run while leading:
 //!
@@ -65,12 +69,18 @@
 //! ```
 
 pub mod deployment;
+#[cfg(test)]
+mod fixtures;
 pub mod leader;
 pub mod manager;
+pub mod namespace;
+pub mod node;
 pub mod rollout;
+pub mod route;
 pub mod runtime;
 pub mod service;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]
 mod tests;
+pub mod volume;

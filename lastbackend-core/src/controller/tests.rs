@@ -5,6 +5,7 @@
 mod deployment;
 mod flows;
 mod manager;
+mod presence;
 mod restart;
 mod service;
 
@@ -66,6 +67,19 @@ impl Cluster {
         node.status.capacity.ram = Ram::from_bytes(1 << 30);
         node.status.capacity.cpu = Cpu::from_millis(1000);
         self.store.create(&node).await.unwrap();
+        self.heartbeat(name, true).await;
+    }
+
+    /// The node's heartbeat key, which the presence reconciler makes
+    /// `status.online` follow (no storage lease: it stays until removed).
+    async fn heartbeat(&self, name: &str, alive: bool) {
+        let key = crate::api::lease_key(Kind::Node, name);
+        let storage = self.store.storage();
+        if alive {
+            let _ = storage.put(&key, "{}".into(), None).await;
+        } else {
+            let _ = storage.del(&key, None).await;
+        }
     }
 
     async fn set_online(&self, name: &str, online: bool) {
@@ -76,6 +90,7 @@ impl Cluster {
             .unwrap();
         node.status.online = online;
         self.store.update(&node).await.unwrap();
+        self.heartbeat(name, online).await;
     }
 
     /// Service `test:<name>` with one container and these ports.

@@ -487,3 +487,58 @@ async fn a_panicking_reconcile_is_retried_like_a_failed_one() {
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn raw_keys_are_watched_and_a_relist_reports_the_keys_gone_meanwhile() {
+    let memory = MemoryStorage::with_history(4);
+    let gate = Gate::new(&memory);
+    let store = Store::new(gate.clone());
+    let storage = store.storage().clone();
+    for name in ["a", "b"] {
+        storage
+            .put(&format!("hb/{name}"), "{}".into(), None)
+            .await
+            .unwrap();
+    }
+    // A key outside the prefix is not watched.
+    storage.put("hbx/c", "{}".into(), None).await.unwrap();
+    let mut controller = Controller::new(store.clone()).resync(None);
+    controller.watch_keys("hb/", |key| {
+        key.strip_prefix("hb/")
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
+    });
+    let probe = Arc::new(Probe::default());
+    let (stop, task) = start(controller, probe.clone(), 1);
+    until("the listed keys", Duration::from_secs(1), || {
+        probe.count() == 2
+    })
+    .await;
+    assert_eq!(probe.starts("a").len(), 1);
+
+    storage.del("hb/b", None).await.unwrap();
+    until("the deletion", Duration::from_secs(1), || {
+        probe.starts("b").len() == 2
+    })
+    .await;
+
+    // Cut off while more changes than the history keeps go by: the relist
+    // still reports `a`, deleted meanwhile.
+    gate.cut_watches();
+    sleep(MS).await;
+    storage.del("hb/a", None).await.unwrap();
+    for n in 0..5 {
+        storage
+            .put(&format!("other/{n}"), "{}".into(), None)
+            .await
+            .unwrap();
+    }
+    until("the relist", Duration::from_secs(5), || {
+        probe.starts("a").len() == 2
+    })
+    .await;
+    assert!(probe.starts("c").is_empty());
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}

@@ -56,7 +56,21 @@ async fn an_added_reconciler_runs_only_while_leading() {
             reconciler: Arc::new(Seen(Arc::clone(&log))),
         }
     });
-    assert_eq!(manager.names(), ["service", "deployment", "nodes"]);
+    assert_eq!(
+        manager.names(),
+        [
+            "service",
+            "deployment",
+            "namespace",
+            "node",
+            "ingress",
+            "discovery",
+            "exporter",
+            "volume",
+            "route",
+            "nodes"
+        ]
+    );
 
     let leadership = leader::campaign(storage.clone(), LeaderConfig::new("me"));
     let mut watch = leadership.clone();
