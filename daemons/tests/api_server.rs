@@ -4,7 +4,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -196,7 +195,7 @@ fn the_embedded_store_keeps_objects_across_a_restart() {
     );
     assert_eq!(status, 201, "{body}");
     drop(daemon);
-    assert!(Path::new(data).join("lastbackend.redb").exists());
+    assert!(std::path::Path::new(data).join("lastbackend.redb").exists());
     let daemon = start(&args, &[]);
     assert_eq!(http(daemon.port, "GET", "/namespace/kept", "t", "").0, 200);
 }

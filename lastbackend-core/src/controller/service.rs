@@ -9,7 +9,7 @@
 //! - Rollout from the active deployment (`status.active`) to the current
 //!   one: blue/green scales the new one up and switches traffic to it when
 //!   it is ready, then destroys the old one; rolling steps both by
-//!   [`rolling_step_many`](super::rollout::rolling_step_many), keeping on
+//!   [`rolling_step_many`], keeping on
 //!   the old side the superseded deployments of an unfinished rolling
 //!   update that still serve. A failing new deployment never takes the old
 //!   one down. Other deployments that are neither active nor current are
