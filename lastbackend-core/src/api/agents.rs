@@ -215,6 +215,9 @@ impl Api {
     /// merged; the node is online and its heartbeat lease starts.
     pub async fn register_node(&self, name: &str, reg: NodeRegistration) -> Result<(Node, bool)> {
         let link = SelfLink::host(Kind::Node, name);
+        // Heartbeat first: the controller marks a node online only while its
+        // heartbeat key exists, so an online node without one would flicker.
+        self.heartbeat(&lease_key(Kind::Node, name)).await?;
         let mut result = None;
         for _ in 0..CAS_ATTEMPTS {
             match self.store.find::<Node>(&link).await? {
@@ -259,9 +262,7 @@ impl Api {
                 }
             }
         }
-        let result = result.ok_or_else(|| too_busy(Kind::Node, name))?;
-        self.heartbeat(&lease_key(Kind::Node, name)).await?;
-        Ok(result)
+        result.ok_or_else(|| too_busy(Kind::Node, name))
     }
 
     /// `PUT /cluster/node/{name}/status`: the agent's whole observed state.
@@ -270,6 +271,15 @@ impl Api {
     /// (others are ignored), and renews the heartbeat. Idempotent.
     pub async fn node_status(&self, name: &str, report: NodeStatusReport) -> Result<Ack> {
         let link = SelfLink::host(Kind::Node, name);
+        // Heartbeat before `online = true`, as in registration; but only for
+        // a node that exists, so a stray push leaves no heartbeat key behind.
+        if self.store.find::<Node>(&link).await?.is_none() {
+            return Err(ApiError::NotFound {
+                kind: Kind::Node,
+                name: name.to_owned(),
+            });
+        }
+        self.heartbeat(&lease_key(Kind::Node, name)).await?;
         self.modify(&link, None, |node: &mut Node| {
             let before = node.status.clone();
             node.status.online = true;
@@ -279,7 +289,6 @@ impl Api {
             Ok(node.status != before)
         })
         .await?;
-        self.heartbeat(&lease_key(Kind::Node, name)).await?;
         let here = Some(name);
         for (pod, status) in &report.pods {
             let Ok(link) = SelfLink::parse(Kind::Pod, pod) else {
@@ -539,6 +548,7 @@ impl Api {
 
     async fn register<T: Member>(&self, name: &str, report: &MemberReport) -> Result<(T, bool)> {
         let link = SelfLink::host(T::KIND, name);
+        self.heartbeat(&lease_key(T::KIND, name)).await?;
         let mut result = None;
         for _ in 0..CAS_ATTEMPTS {
             let (mut obj, created) = match self.store.find::<T>(&link).await? {
@@ -566,20 +576,25 @@ impl Api {
                 Err(e) => return Err(e.into()),
             }
         }
-        let result = result.ok_or_else(|| too_busy(T::KIND, name))?;
-        self.heartbeat(&lease_key(T::KIND, name)).await?;
-        Ok(result)
+        result.ok_or_else(|| too_busy(T::KIND, name))
     }
 
     async fn status<T: Member>(&self, name: &str, report: &MemberReport) -> Result<Ack> {
-        self.modify(&SelfLink::host(T::KIND, name), None, |obj: &mut T| {
+        let link = SelfLink::host(T::KIND, name);
+        if self.store.find::<T>(&link).await?.is_none() {
+            return Err(ApiError::NotFound {
+                kind: T::KIND,
+                name: name.to_owned(),
+            });
+        }
+        self.heartbeat(&lease_key(T::KIND, name)).await?;
+        self.modify(&link, None, |obj: &mut T| {
             let before = obj.clone();
             obj.report(report);
             obj.presence_mut().online = true;
             Ok(*obj != before)
         })
         .await?;
-        self.heartbeat(&lease_key(T::KIND, name)).await?;
         if T::KIND == Kind::Ingress {
             for (route, status) in &report.routes {
                 let Ok(link) = SelfLink::parse(Kind::Route, route) else {

@@ -10,9 +10,9 @@
 //! What follows from a node going offline (its pods replaced, endpoints
 //! dropping them, routes and volumes moving) is the other reconcilers'.
 //!
-//! The key is the truth, whoever wrote `online`: a member the API marks
-//! online a moment before it creates the key may be marked offline in
-//! between, and online again when the key appears.
+//! The key is the truth, whoever wrote `online`. The API renews or creates
+//! the key before it marks a member online, so a returning member does not
+//! flicker offline in between.
 
 use std::sync::Arc;
 
