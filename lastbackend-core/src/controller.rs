@@ -1,7 +1,8 @@
 //! The controller's foundations: a reusable reconcile framework
 //! ([`runtime`]: work queue, watch-fed caches, the [`runtime::Controller`]
 //! runner) and single-leader election over a storage lease with fenced writes
-//! ([`leader`]).
+//! ([`leader`]). [`hollow`] simulates node agents, so a whole cluster runs
+//! in one process for tests and benchmarks.
 //!
 //! A controller process campaigns, and runs its reconcilers only while it
 //! leads, committing their writes behind the leadership fence:
@@ -40,6 +41,7 @@
 //! # }
 //! ```
 
+pub mod hollow;
 pub mod leader;
 pub mod runtime;
 #[cfg(test)]
