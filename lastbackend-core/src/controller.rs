@@ -41,8 +41,12 @@
 //! # }
 //! ```
 
+pub mod deployment;
 pub mod hollow;
 pub mod leader;
+pub mod manager;
+pub mod rollout;
 pub mod runtime;
+pub mod service;
 #[cfg(test)]
 mod testing;

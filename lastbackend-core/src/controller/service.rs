@@ -1,0 +1,462 @@
+//! The service reconciler: a service's deployments, rollout, endpoint and
+//! status.
+//!
+//! - Each new `spec.generation` gets a deployment `v<N+1>` (create-only, so
+//!   a repeated reconcile never makes two); a replicas change scales the
+//!   current deployment in place.
+//! - Rollout from the active deployment (`status.active`) to the current
+//!   one: blue/green scales the new one up and switches traffic to it when
+//!   it is ready, then destroys the old one; rolling steps both by
+//!   [`rolling_step`]. A failing new deployment never takes the old one
+//!   down. Deployments that are neither active nor current are destroyed.
+//! - The endpoint exists iff the service has ports: VIP from IPAM (released
+//!   when it goes), domain, ports, and as upstreams the pod IPs of the
+//!   ready pods of the active deployment (during a rolling update, of both)
+//!   on online nodes.
+//! - Status mirrors the deployment being rolled out, else the active one; a
+//!   failed rollout leaves the active one's state with the failure in the
+//!   message.
+//! - Destroy: the endpoint is removed and its VIP released, every
+//!   deployment is destroyed, and with none left the service is deleted.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::deployment::{node_states, online};
+use super::manager::{BuiltController, Context, ReconcileError};
+use super::rollout::{Side, rolling_step};
+use super::runtime::{Action, Reconciler};
+use crate::model::{
+    Deployment, DeploymentSpec, DeploymentStatus, Endpoint, EndpointSpec, Kind, Meta, Node, Pod,
+    SelfLink, Service, State, Status, StrategyKind,
+};
+use crate::storage::BoxError;
+use crate::store::Writes;
+
+/// Builds the service controller: a service is reconciled when it, its
+/// endpoint, one of its deployments or pods, or any node changes.
+pub fn build(context: &Context) -> BuiltController {
+    let mut controller = context.controller();
+    let services = controller.watch::<Service>("", |s| vec![s.meta.self_link.clone()]);
+    controller.watch::<Endpoint>("", |e| vec![e.meta.self_link.clone()]);
+    controller.watch::<Deployment>("", |d| service_of(&d.meta.self_link, Kind::Deployment));
+    controller.watch::<Pod>("", |p| service_of(&p.meta.self_link, Kind::Pod));
+    let all = Arc::clone(&services);
+    controller.watch::<Node>("", move |_| all.keys());
+    BuiltController {
+        controller,
+        reconciler: Arc::new(ServiceReconciler::new(context.clone())),
+    }
+}
+
+/// `<ns>:<svc>` of a deployment's or pod's selflink.
+fn service_of(self_link: &str, kind: Kind) -> Vec<String> {
+    SelfLink::parse(kind, self_link)
+        .ok()
+        .and_then(|l| Some(format!("{}:{}", l.namespace_name()?, l.service()?)))
+        .into_iter()
+        .collect()
+}
+
+/// Keeps services' deployments, endpoints and statuses.
+#[derive(Debug)]
+pub struct ServiceReconciler {
+    context: Context,
+}
+
+/// The deployments of one service, by name, as read and as changed.
+struct Deployments {
+    all: BTreeMap<String, Deployment>,
+    changed: BTreeMap<String, Deployment>,
+}
+
+impl Deployments {
+    fn get(&self, name: &str) -> Option<&Deployment> {
+        self.changed.get(name).or_else(|| self.all.get(name))
+    }
+
+    fn modify(&mut self, name: &str, change: impl FnOnce(&mut Deployment)) {
+        let Some(mut deployment) = self.get(name).cloned() else {
+            return;
+        };
+        change(&mut deployment);
+        if self.all.get(name) != Some(&deployment) {
+            self.changed.insert(name.to_owned(), deployment);
+        }
+    }
+
+    fn destroy(&mut self, name: &str) {
+        self.modify(name, |d| d.spec.state.destroy = true);
+    }
+
+    fn live(&self) -> impl Iterator<Item = &Deployment> {
+        self.all
+            .keys()
+            .filter_map(|n| self.get(n))
+            .filter(|d| !d.spec.state.destroy)
+    }
+}
+
+/// The pod counts of one deployment.
+fn side(deployment: &Deployment, pods: &[Pod]) -> Side {
+    let mut side = Side {
+        target: deployment.spec.replicas,
+        ..Side::default()
+    };
+    for pod in pods_of(deployment, pods) {
+        if pod.status.status.state == State::Destroyed {
+            continue;
+        }
+        side.pods += 1;
+        if !pod.spec.state.destroy {
+            side.live += 1;
+            if pod.status.ready {
+                side.ready += 1;
+            }
+        }
+    }
+    side
+}
+
+fn pods_of<'a>(deployment: &'a Deployment, pods: &'a [Pod]) -> impl Iterator<Item = &'a Pod> {
+    let prefix = SelfLink::parse(Kind::Deployment, &deployment.meta.self_link)
+        .ok()
+        .as_ref()
+        .and_then(super::deployment::pods_prefix)
+        .unwrap_or_else(|| "\0".to_owned());
+    pods.iter()
+        .filter(move |p| p.meta.self_link.starts_with(&prefix))
+}
+
+impl ServiceReconciler {
+    /// A reconciler reading and writing through `context`.
+    pub fn new(context: Context) -> Self {
+        Self { context }
+    }
+
+    /// Reconciles the service with this selflink.
+    pub async fn reconcile_service(&self, key: &str) -> Result<Action, ReconcileError> {
+        let Ok(link) = SelfLink::parse(Kind::Service, key) else {
+            return Ok(Action::Done);
+        };
+        let (Some(ns), Some(name)) = (link.namespace_name(), link.service()) else {
+            return Ok(Action::Done);
+        };
+        let store = &self.context.store;
+        let endpoint_link = SelfLink::namespaced(Kind::Endpoint, ns, name);
+        let endpoint = store.find::<Endpoint>(&endpoint_link).await?;
+        let Some(service) = store.find::<Service>(&link).await? else {
+            if let Some(endpoint) = endpoint {
+                self.remove_endpoint(key, &endpoint).await?;
+            }
+            self.context.ipam.release(key).await?;
+            return Ok(Action::Done);
+        };
+        let (deployments, _) = store.list::<Deployment>(&format!("{key}:")).await?;
+        let mut deployments = Deployments {
+            all: deployments
+                .into_iter()
+                .map(|d| (d.meta.name.clone(), d))
+                .collect(),
+            changed: BTreeMap::new(),
+        };
+
+        if service.spec.state.destroy {
+            return self.destroy(key, service, endpoint, deployments).await;
+        }
+
+        let generation = service.spec.generation;
+        let current = deployments
+            .live()
+            .filter(|d| d.spec.generation == generation)
+            .max_by_key(|d| d.spec.version)
+            .map(|d| d.meta.name.clone());
+        let Some(current) = current else {
+            let version = deployments
+                .all
+                .values()
+                .map(|d| d.spec.version)
+                .max()
+                .unwrap_or(0)
+                + 1;
+            let mut deployment = new_deployment(ns, name, &service, version);
+            let serving = service
+                .status
+                .active
+                .as_deref()
+                .and_then(|a| deployments.get(a))
+                .is_some_and(|d| !d.spec.state.destroy);
+            if serving && service.spec.strategy.kind == StrategyKind::Rolling {
+                // Grown step by step by the rollout.
+                deployment.spec.replicas = 0;
+            }
+            self.context
+                .writer
+                .commit(Writes::new().create(&deployment)?)
+                .await?;
+            return Ok(Action::Done);
+        };
+
+        let (pods, _) = store.list::<Pod>(&format!("{key}:")).await?;
+        let active = self.rollout(&service, &current, &mut deployments, &pods);
+
+        let (nodes, _) = store.list::<Node>("").await?;
+        let nodes = node_states(&nodes);
+        let mut writes = Writes::new();
+        for deployment in deployments.changed.values() {
+            writes = writes.update(deployment)?;
+        }
+
+        let domain = format!(
+            "{name}.{ns}.{}",
+            self.context.settings.internal_domain.trim_matches('.')
+        );
+        let mut release = false;
+        let mut ip = None;
+        if service.spec.network.ports.is_empty() {
+            if let Some(endpoint) = &endpoint {
+                writes = writes.delete(endpoint);
+            }
+            release = true;
+        } else {
+            let vip = IpAddr::V4(self.context.ipam.allocate(key).await?);
+            ip = Some(vip);
+            let serving: Vec<&Deployment> = [
+                Some(active.as_str()),
+                rolling_with(&service, &current, &active),
+            ]
+            .into_iter()
+            .flatten()
+            .filter_map(|n| deployments.get(n))
+            .collect();
+            let mut upstreams: Vec<IpAddr> = serving
+                .iter()
+                .flat_map(|d| pods_of(d, &pods))
+                .filter(|p| {
+                    p.status.ready
+                        && !p.spec.state.destroy
+                        && online(&nodes, p.spec.node.as_deref())
+                })
+                .filter_map(|p| p.status.network.pod_ip)
+                .collect();
+            upstreams.sort_unstable();
+            upstreams.dedup();
+            let spec = EndpointSpec {
+                ip,
+                domain: domain.clone(),
+                ports: service.spec.network.ports.clone(),
+                upstreams,
+            };
+            match endpoint {
+                Some(mut endpoint) if endpoint.spec != spec => {
+                    endpoint.spec = spec;
+                    endpoint.status = Status::new(State::Ready);
+                    writes = writes.update(&endpoint)?;
+                }
+                Some(_) => {}
+                None => {
+                    let endpoint = Endpoint {
+                        meta: Meta::new(name, &endpoint_link),
+                        spec,
+                        status: Status::new(State::Ready),
+                    };
+                    writes = writes.create(&endpoint)?;
+                }
+            }
+        }
+
+        let mut updated = service.clone();
+        updated.status.status = service_status(&deployments, &current, &active);
+        updated.status.active = Some(active);
+        updated.status.ip = ip;
+        updated.status.endpoint = domain;
+        if updated != service {
+            writes = writes.update(&updated)?;
+        }
+        if !writes.is_empty() {
+            self.context.writer.commit(writes).await?;
+        }
+        if release {
+            self.context.ipam.release(key).await?;
+        }
+        Ok(Action::Done)
+    }
+
+    /// Scales and switches; returns the active deployment's name after.
+    fn rollout(
+        &self,
+        service: &Service,
+        current: &str,
+        deployments: &mut Deployments,
+        pods: &[Pod],
+    ) -> String {
+        let replicas = service.spec.replicas;
+        let active = service
+            .status
+            .active
+            .as_deref()
+            .and_then(|a| deployments.get(a))
+            .filter(|d| !d.spec.state.destroy && d.status.status.state != State::Error)
+            .map(|d| d.meta.name.clone());
+        let stale: Vec<String> = deployments
+            .live()
+            .map(|d| d.meta.name.clone())
+            .filter(|n| n != current && Some(n) != active.as_ref())
+            .collect();
+        for name in &stale {
+            deployments.destroy(name);
+        }
+        let Some(old) = active.filter(|a| a != current) else {
+            deployments.modify(current, |d| d.spec.replicas = replicas);
+            return current.to_owned();
+        };
+        let Some(new) = deployments.get(current).cloned() else {
+            return old;
+        };
+        let strategy = service.spec.strategy;
+        match strategy.kind {
+            StrategyKind::BlueGreen => {
+                deployments.modify(current, |d| d.spec.replicas = replicas);
+                let ready = new.spec.replicas == replicas
+                    && new.status.status.state == State::Ready
+                    && new.status.ready >= replicas;
+                if ready {
+                    deployments.destroy(&old);
+                    return current.to_owned();
+                }
+                old
+            }
+            StrategyKind::Rolling => {
+                let Some(old_deployment) = deployments.get(&old).cloned() else {
+                    return current.to_owned();
+                };
+                let new_side = side(&new, pods);
+                let old_side = side(&old_deployment, pods);
+                if new_side.target == replicas
+                    && old_side.target == 0
+                    && old_side.pods == 0
+                    && new_side.ready
+                        >= replicas.saturating_sub(strategy.max_unavailable.of(replicas))
+                {
+                    deployments.destroy(&old);
+                    return current.to_owned();
+                }
+                let (new_target, old_target) = rolling_step(
+                    replicas,
+                    strategy.max_surge.of(replicas),
+                    strategy.max_unavailable.of(replicas),
+                    new_side,
+                    old_side,
+                );
+                deployments.modify(current, |d| d.spec.replicas = new_target);
+                deployments.modify(&old, |d| d.spec.replicas = old_target);
+                old
+            }
+        }
+    }
+
+    async fn remove_endpoint(&self, key: &str, endpoint: &Endpoint) -> Result<(), ReconcileError> {
+        self.context
+            .writer
+            .commit(Writes::new().delete(endpoint))
+            .await?;
+        self.context.ipam.release(key).await?;
+        Ok(())
+    }
+
+    async fn destroy(
+        &self,
+        key: &str,
+        service: Service,
+        endpoint: Option<Endpoint>,
+        mut deployments: Deployments,
+    ) -> Result<Action, ReconcileError> {
+        if let Some(endpoint) = endpoint {
+            self.remove_endpoint(key, &endpoint).await?;
+        }
+        let names: Vec<String> = deployments.all.keys().cloned().collect();
+        for name in &names {
+            deployments.destroy(name);
+        }
+        let mut writes = Writes::new();
+        for deployment in deployments.changed.values() {
+            writes = writes.update(deployment)?;
+        }
+        if deployments.all.is_empty() {
+            // Released before the service goes: nothing reconciles it after.
+            self.context.ipam.release(key).await?;
+            writes = writes.delete(&service);
+        } else {
+            let mut updated = service.clone();
+            updated.status.status = Status::new(State::Destroy);
+            updated.status.ip = None;
+            if updated != service {
+                writes = writes.update(&updated)?;
+            }
+        }
+        if !writes.is_empty() {
+            self.context.writer.commit(writes).await?;
+        }
+        Ok(Action::Done)
+    }
+}
+
+/// The other deployment taking traffic during a rolling update.
+fn rolling_with<'a>(service: &Service, current: &'a str, active: &str) -> Option<&'a str> {
+    (service.spec.strategy.kind == StrategyKind::Rolling && current != active).then_some(current)
+}
+
+/// The service's status: the deployment being rolled out, else the active
+/// one; a rollout that failed leaves the active one's state, with why.
+fn service_status(deployments: &Deployments, current: &str, active: &str) -> Status {
+    let Some(active_deployment) = deployments.get(active) else {
+        return Status::new(State::Created);
+    };
+    if current == active {
+        return active_deployment.status.status.clone();
+    }
+    let Some(rolling) = deployments.get(current) else {
+        return active_deployment.status.status.clone();
+    };
+    let failed = matches!(
+        rolling.status.status.state,
+        State::Error | State::Degradation
+    );
+    if failed {
+        let why = &rolling.status.status;
+        let mut message = format!("deployment {current} {}", why.state);
+        if !why.message.is_empty() {
+            message = format!("{message}: {}", why.message);
+        }
+        return Status::with_message(active_deployment.status.status.state, message);
+    }
+    rolling.status.status.clone()
+}
+
+fn new_deployment(ns: &str, svc: &str, service: &Service, version: u64) -> Deployment {
+    let name = format!("v{version}");
+    let link = SelfLink::deployment(ns, svc, &name);
+    Deployment {
+        meta: Meta::new(name, &link),
+        spec: DeploymentSpec {
+            replicas: service.spec.replicas,
+            state: Default::default(),
+            selector: service.spec.selector.clone(),
+            template: service.spec.template.clone(),
+            strategy: service.spec.strategy,
+            generation: service.spec.generation,
+            version,
+        },
+        status: DeploymentStatus::default(),
+    }
+}
+
+#[async_trait]
+impl Reconciler for ServiceReconciler {
+    async fn reconcile(&self, key: &str) -> Result<Action, BoxError> {
+        Ok(self.reconcile_service(key).await?)
+    }
+}
