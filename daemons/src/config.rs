@@ -24,6 +24,10 @@ pub const DEFAULT_DATA_DIR: &str = "/var/lib/lastbackend";
 /// The default request body limit: 10 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
 
+mod controller;
+
+pub use controller::{ControllerArgs, ControllerConfig};
+
 /// What is wrong with a daemon's configuration.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -465,45 +469,18 @@ impl ApiConfig {
                 "must be at least 1 byte",
             ));
         }
-        let storage = StorageConfig {
-            driver: args
-                .storage
-                .or(file.storage.driver)
-                .unwrap_or(StorageDriver::Etcd),
-            data_dir: args
-                .data_dir
-                .or(file.storage.dir)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
-            etcd_endpoints: if args.etcd_endpoints.is_empty() {
-                file.storage
-                    .etcd
-                    .endpoints
-                    .unwrap_or_else(|| vec!["127.0.0.1:2379".to_owned()])
-            } else {
-                args.etcd_endpoints
-            },
-            etcd_prefix: args
-                .etcd_prefix
-                .or(file.storage.etcd.prefix)
-                .unwrap_or_else(|| "lastbackend".to_owned()),
+        let storage = StorageFlags {
+            driver: args.storage,
+            data_dir: args.data_dir,
+            etcd_endpoints: args.etcd_endpoints,
+            etcd_prefix: args.etcd_prefix,
             etcd_tls: TlsFiles {
-                cert: args.etcd_cert_file.or(file.storage.etcd.tls.cert),
-                key: args.etcd_private_key_file.or(file.storage.etcd.tls.key),
-                ca: args.etcd_ca_file.or(file.storage.etcd.tls.ca),
+                cert: args.etcd_cert_file,
+                key: args.etcd_private_key_file,
+                ca: args.etcd_ca_file,
             },
-        };
-        if storage.etcd_endpoints.iter().any(|e| e.trim().is_empty()) {
-            return Err(ConfigError::invalid(
-                "--etcd-endpoints (YAML `storage.etcd.endpoints`)",
-                "has an empty endpoint: accepted `host:port` or `http(s)://host:port`",
-            ));
         }
-        if storage.etcd_prefix.trim_matches('/').is_empty() {
-            return Err(ConfigError::invalid(
-                "--etcd-prefix (YAML `storage.etcd.prefix`)",
-                "must not be empty",
-            ));
-        }
+        .resolve(file.storage)?;
         let vault_configured = args.vault_token.or(file.vault.token).is_some()
             || args.vault_endpoint.or(file.vault.endpoint).is_some();
         Ok(Self {
@@ -529,6 +506,67 @@ impl ApiConfig {
             vault_configured,
         })
     }
+}
+
+/// The storage flags of a daemon, before the file and the defaults.
+struct StorageFlags {
+    driver: Option<StorageDriver>,
+    data_dir: Option<PathBuf>,
+    etcd_endpoints: Vec<String>,
+    etcd_prefix: Option<String>,
+    etcd_tls: TlsFiles,
+}
+
+impl StorageFlags {
+    /// Flags over the file's `storage` section over the defaults, checked.
+    fn resolve(self, file: StorageFile) -> Result<StorageConfig, ConfigError> {
+        let storage = StorageConfig {
+            driver: self.driver.or(file.driver).unwrap_or(StorageDriver::Etcd),
+            data_dir: self
+                .data_dir
+                .or(file.dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            etcd_endpoints: if self.etcd_endpoints.is_empty() {
+                file.etcd
+                    .endpoints
+                    .unwrap_or_else(|| vec!["127.0.0.1:2379".to_owned()])
+            } else {
+                self.etcd_endpoints
+            },
+            etcd_prefix: self
+                .etcd_prefix
+                .or(file.etcd.prefix)
+                .unwrap_or_else(|| "lastbackend".to_owned()),
+            etcd_tls: TlsFiles {
+                cert: self.etcd_tls.cert.or(file.etcd.tls.cert),
+                key: self.etcd_tls.key.or(file.etcd.tls.key),
+                ca: self.etcd_tls.ca.or(file.etcd.tls.ca),
+            },
+        };
+        if storage.etcd_endpoints.iter().any(|e| e.trim().is_empty()) {
+            return Err(ConfigError::invalid(
+                "--etcd-endpoints (YAML `storage.etcd.endpoints`)",
+                "has an empty endpoint: accepted `host:port` or `http(s)://host:port`",
+            ));
+        }
+        if storage.etcd_prefix.trim_matches('/').is_empty() {
+            return Err(ConfigError::invalid(
+                "--etcd-prefix (YAML `storage.etcd.prefix`)",
+                "must not be empty",
+            ));
+        }
+        Ok(storage)
+    }
+}
+
+fn check_verbose(verbose: u8) -> Result<u8, ConfigError> {
+    if verbose > 7 {
+        return Err(ConfigError::invalid(
+            "--verbose (YAML `verbose`)",
+            format!("{verbose} is out of range: accepted 0 to 7"),
+        ));
+    }
+    Ok(verbose)
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@
 pub mod api;
 pub mod config;
 mod run_api;
+mod run_controller;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::ApiArgs;
+use crate::config::{ApiArgs, ControllerArgs};
 
 /// The `lastbackend` command line.
 #[derive(Debug, Parser)]
@@ -35,8 +36,8 @@ pub enum Command {
     Up,
     /// The REST API server (default :2967).
     Api(Box<ApiArgs>),
-    /// The cluster controller and scheduler.
-    Controller,
+    /// The cluster controller and scheduler (one leads at a time).
+    Controller(Box<ControllerArgs>),
     /// The node agent that runs pods on Docker (default :2969).
     Node,
     /// The service discovery DNS server (default :53).
@@ -50,8 +51,10 @@ pub enum Command {
 impl Cli {
     /// Runs the chosen daemon.
     pub fn run(self) -> anyhow::Result<()> {
-        if let Command::Api(args) = self.command {
-            return run_api::run(*args);
+        match self.command {
+            Command::Api(args) => return run_api::run(*args),
+            Command::Controller(args) => return run_controller::run(*args),
+            _ => {}
         }
         anyhow::bail!(
             "`lastbackend {}` is not yet available in this build; see the README's roadmap",

@@ -64,7 +64,7 @@ pub(crate) fn run(args: ApiArgs) -> anyhow::Result<()> {
 }
 
 /// The configured storage backend.
-async fn storage(config: &StorageConfig) -> anyhow::Result<Arc<dyn Storage>> {
+pub(crate) async fn storage(config: &StorageConfig) -> anyhow::Result<Arc<dyn Storage>> {
     Ok(match config.driver {
         StorageDriver::Memory | StorageDriver::Mock => Arc::new(MemoryStorage::new()),
         #[cfg(feature = "embedded")]
@@ -103,7 +103,7 @@ async fn storage(config: &StorageConfig) -> anyhow::Result<Arc<dyn Storage>> {
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

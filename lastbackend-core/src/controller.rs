@@ -1,8 +1,36 @@
-//! The controller's foundations: a reusable reconcile framework
-//! ([`runtime`]: work queue, watch-fed caches, the [`runtime::Controller`]
-//! runner) and single-leader election over a storage lease with fenced writes
-//! ([`leader`]). [`hollow`] simulates node agents, so a whole cluster runs
-//! in one process for tests and benchmarks.
+//! The controller: a reusable reconcile framework ([`runtime`]: work queue,
+//! watch-fed caches, the [`runtime::Controller`] runner), single-leader
+//! election over a storage lease with fenced writes ([`leader`]), and the
+//! platform's reconcilers composed by the [`manager::ControllerManager`]:
+//! [`service`] (deployments per generation, rollout, endpoint and VIP,
+//! status), [`deployment`] (pods, placement, victims, dependencies, status),
+//! the rolling update's arithmetic ([`rollout`]), and the cluster's own:
+//! [`namespace`] (removal of a namespace and everything in it), [`node`]
+//! (node, ingress, discovery and exporter presence from heartbeat keys),
+//! [`volume`] (placement on a node, removal) and [`route`] (assignment to an
+//! ingress). [`hollow`] simulates node agents, so a whole cluster runs in
+//! one process for tests and benchmarks.
+//!
+//! The reference controller is the manager run while leading:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use lastbackend_core::controller::leader::{self, LeaderConfig};
+//! use lastbackend_core::controller::manager::{ControllerManager, Settings};
+//! use lastbackend_core::storage::MemoryStorage;
+//! use lastbackend_core::store::Store;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Store::new(Arc::new(MemoryStorage::new()));
+//! let leadership = leader::campaign(store.storage().clone(), LeaderConfig::new("host-1"));
+//! let manager = ControllerManager::new(store, Settings::default().internal_domain("lb.local"));
+//! manager.run(leadership, std::future::pending::<()>()).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Below the manager, the framework alone:
 //!
 //! A controller process campaigns, and runs its reconcilers only while it
 //! leads, committing their writes behind the leadership fence:
@@ -42,11 +70,19 @@
 //! ```
 
 pub mod deployment;
+#[cfg(test)]
+mod fixtures;
 pub mod hollow;
 pub mod leader;
 pub mod manager;
+pub mod namespace;
+pub mod node;
 pub mod rollout;
+pub mod route;
 pub mod runtime;
 pub mod service;
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod tests;
+pub mod volume;

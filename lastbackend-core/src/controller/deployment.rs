@@ -28,7 +28,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::manager::{BuiltController, Context, ReconcileError};
-use super::runtime::{Action, Reconciler};
+use super::runtime::{Action, Cache, Reconciler};
 use crate::model::{
     Config, Dependencies, DependencyState, Deployment, Kind, Meta, Node, Pod, PodSpec, Secret,
     SelfLink, State, Status, Volume,
@@ -38,15 +38,16 @@ use crate::storage::BoxError;
 use crate::store::Writes;
 
 /// Builds the deployment controller: a deployment is reconciled when it,
-/// one of its pods, a node, or a secret, config or volume of its namespace
+/// one of its pods, a node its pods are on, or a secret, config or volume of its namespace
 /// changes.
 pub fn build(context: &Context) -> BuiltController {
     let mut controller = context.controller();
     let deployments = controller.watch::<Deployment>("", |d| vec![d.meta.self_link.clone()]);
-    controller.watch::<Pod>("", |p| parent(&p.meta.self_link, Kind::Pod));
-    let all = Arc::clone(&deployments);
-    controller.watch::<Node>("", move |_| all.keys());
-    let in_namespace = |cache: &Arc<crate::controller::runtime::Cache<Deployment>>| {
+    let pods = controller.watch::<Pod>("", |p| parent(&p.meta.self_link, Kind::Pod));
+    controller.watch::<Node>("", move |n| {
+        on_node(&pods, &n.meta.name, |p| parent(p, Kind::Pod))
+    });
+    let in_namespace = |cache: &Arc<Cache<Deployment>>| {
         let cache = Arc::clone(cache);
         move |ns: Option<&String>| match ns {
             Some(ns) => cache
@@ -77,6 +78,25 @@ pub(super) fn parent(self_link: &str, kind: Kind) -> Vec<String> {
         .map(|p| p.to_string())
         .into_iter()
         .collect()
+}
+
+/// The keys `key_of` gives the selflinks of the pods placed on `node`: a
+/// node's change concerns only the owners of its pods (pods waiting for a
+/// node are retried by their deployment's backoff).
+pub(super) fn on_node(
+    pods: &Cache<Pod>,
+    node: &str,
+    key_of: impl Fn(&str) -> Vec<String>,
+) -> Vec<String> {
+    let mut keys: Vec<String> = pods
+        .list()
+        .iter()
+        .filter(|p| p.spec.node.as_deref() == Some(node))
+        .flat_map(|p| key_of(&p.meta.self_link))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// The store prefix of a deployment's pods: `<ns>:<svc>:d_<name>:`.
@@ -163,12 +183,18 @@ fn pod_name() -> String {
 #[derive(Debug)]
 pub struct DeploymentReconciler {
     context: Context,
+    /// Held from the snapshot to the commit of a placement, so two workers
+    /// never place on a node the room only one of them saw.
+    placing: tokio::sync::Mutex<()>,
 }
 
 impl DeploymentReconciler {
     /// A reconciler reading and writing through `context`.
     pub fn new(context: Context) -> Self {
-        Self { context }
+        Self {
+            context,
+            placing: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// Reconciles the deployment with this selflink.
@@ -232,6 +258,11 @@ impl DeploymentReconciler {
             live.push(pod);
         }
 
+        let _placing = if live.iter().any(|p| p.spec.node.is_none()) {
+            Some(self.placing.lock().await)
+        } else {
+            None
+        };
         let unschedulable = self.place(&mut live, &mut changed).await?;
 
         for (pod, new) in changed.values() {
@@ -251,6 +282,13 @@ impl DeploymentReconciler {
         }
         if !writes.is_empty() {
             self.context.writer.commit(writes).await?;
+            let created = changed.values().filter(|(_, new)| *new).count();
+            tracing::debug!(
+                deployment = key,
+                created,
+                changed = changed.len() - created,
+                "pods written"
+            );
         }
         match unschedulable {
             Some((pods, message)) => Err(ReconcileError::Unschedulable {
@@ -280,6 +318,7 @@ impl DeploymentReconciler {
         let mut failed = 0;
         let mut reason = String::new();
         for pod in live.iter_mut().filter(|p| p.spec.node.is_none()) {
+            let before = pod.clone();
             let mut request = PodRequest::from_pod(pod);
             if let Some(node) = self.volume_node(pod).await? {
                 request = request.on_volume_node(node);
@@ -297,10 +336,13 @@ impl DeploymentReconciler {
                     pod.status.status = Status::with_message(State::Error, reason.clone());
                 }
             }
-            let entry = changed
-                .entry(pod.meta.self_link.clone())
-                .or_insert_with(|| (pod.clone(), false));
-            entry.0 = pod.clone();
+            match changed.get_mut(&pod.meta.self_link) {
+                Some(entry) => entry.0 = pod.clone(),
+                None if *pod != before => {
+                    changed.insert(pod.meta.self_link.clone(), (pod.clone(), false));
+                }
+                None => {}
+            }
         }
         Ok((failed > 0).then_some((failed, reason)))
     }
@@ -312,10 +354,9 @@ impl DeploymentReconciler {
         };
         for name in pod.spec.template.persistent_volumes() {
             let link = SelfLink::namespaced(Kind::Volume, ns, name);
-            if let Some(volume) = self.context.store.find::<Volume>(&link).await? {
-                if let Some(node) = volume.spec.node {
-                    return Ok(Some(node));
-                }
+            let volume = self.context.store.find::<Volume>(&link).await?;
+            if let Some(node) = volume.and_then(|v| v.spec.node) {
+                return Ok(Some(node));
             }
         }
         Ok(None)

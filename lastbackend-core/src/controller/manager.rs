@@ -18,8 +18,9 @@ use tokio::task::JoinSet;
 
 use super::leader::{self, Leadership};
 use super::runtime::{self, Backoff, Controller, Reconciler};
-use super::{deployment, service};
+use super::{deployment, namespace, node, route, service, volume};
 use crate::ipam::{self, Ipam, Ipv4Cidr};
+use crate::model::{Discovery, Exporter, Ingress, Node};
 use crate::scheduler::{DefaultPolicy, Policy};
 use crate::storage::{self, Revision};
 use crate::store::{Store, Writes};
@@ -251,11 +252,19 @@ impl fmt::Debug for ControllerManager {
 }
 
 impl ControllerManager {
-    /// A manager with the service and deployment reconcilers.
+    /// A manager with the platform's reconcilers: services, deployments,
+    /// namespaces, node and member presence, volumes and routes.
     pub fn new(store: Store, settings: Settings) -> Self {
         let mut manager = Self::empty(store, settings);
         manager.add("service", service::build);
         manager.add("deployment", deployment::build);
+        manager.add("namespace", namespace::build);
+        manager.add("node", node::build::<Node>);
+        manager.add("ingress", node::build::<Ingress>);
+        manager.add("discovery", node::build::<Discovery>);
+        manager.add("exporter", node::build::<Exporter>);
+        manager.add("volume", volume::build);
+        manager.add("route", route::build);
         manager
     }
 

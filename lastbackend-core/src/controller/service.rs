@@ -2,8 +2,10 @@
 //! status.
 //!
 //! - Each new `spec.generation` gets a deployment `v<N+1>` (create-only, so
-//!   a repeated reconcile never makes two); a replicas change scales the
-//!   current deployment in place.
+//!   a repeated reconcile never makes two), and so does a template or
+//!   selector that differs from the newest deployment's even without a new
+//!   generation (a writer that forgot to bump it); a replicas change scales
+//!   the current deployment in place.
 //! - Rollout from the active deployment (`status.active`) to the current
 //!   one: blue/green scales the new one up and switches traffic to it when
 //!   it is ready, then destroys the old one; rolling steps both by
@@ -20,32 +22,34 @@
 //!   deployment is destroyed, and with none left the service is deleted.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::deployment::{node_states, online};
+use super::deployment::{node_states, on_node, online};
 use super::manager::{BuiltController, Context, ReconcileError};
 use super::rollout::{Side, rolling_step};
 use super::runtime::{Action, Reconciler};
 use crate::model::{
-    Deployment, DeploymentSpec, DeploymentStatus, Endpoint, EndpointSpec, Kind, Meta, Node, Pod,
-    SelfLink, Service, State, Status, StrategyKind,
+    Deployment, DeploymentSpec, DeploymentStatus, Endpoint, EndpointSpec, Kind, Meta, Namespace,
+    Node, Pod, SelfLink, Service, State, Status, StrategyKind,
 };
 use crate::storage::BoxError;
 use crate::store::Writes;
 
 /// Builds the service controller: a service is reconciled when it, its
-/// endpoint, one of its deployments or pods, or any node changes.
+/// endpoint, one of its deployments or pods, or a node its pods are on
+/// changes.
 pub fn build(context: &Context) -> BuiltController {
     let mut controller = context.controller();
-    let services = controller.watch::<Service>("", |s| vec![s.meta.self_link.clone()]);
+    controller.watch::<Service>("", |s| vec![s.meta.self_link.clone()]);
     controller.watch::<Endpoint>("", |e| vec![e.meta.self_link.clone()]);
     controller.watch::<Deployment>("", |d| service_of(&d.meta.self_link, Kind::Deployment));
-    controller.watch::<Pod>("", |p| service_of(&p.meta.self_link, Kind::Pod));
-    let all = Arc::clone(&services);
-    controller.watch::<Node>("", move |_| all.keys());
+    let pods = controller.watch::<Pod>("", |p| service_of(&p.meta.self_link, Kind::Pod));
+    controller.watch::<Node>("", move |n| {
+        on_node(&pods, &n.meta.name, |p| service_of(p, Kind::Pod))
+    });
     BuiltController {
         controller,
         reconciler: Arc::new(ServiceReconciler::new(context.clone())),
@@ -153,6 +157,16 @@ impl ServiceReconciler {
                 self.remove_endpoint(key, &endpoint).await?;
             }
             self.context.ipam.release(key).await?;
+            // Deleted without being destroyed: its deployments go too.
+            let (orphans, _) = store.list::<Deployment>(&format!("{key}:")).await?;
+            let mut writes = Writes::new();
+            for mut orphan in orphans.into_iter().filter(|d| !d.spec.state.destroy) {
+                orphan.spec.state.destroy = true;
+                writes = writes.update(&orphan)?;
+            }
+            if !writes.is_empty() {
+                self.context.writer.commit(writes).await?;
+            }
             return Ok(Action::Done);
         };
         let (deployments, _) = store.list::<Deployment>(&format!("{key}:")).await?;
@@ -171,7 +185,11 @@ impl ServiceReconciler {
         let generation = service.spec.generation;
         let current = deployments
             .live()
-            .filter(|d| d.spec.generation == generation)
+            .filter(|d| {
+                d.spec.generation == generation
+                    && d.spec.template == service.spec.template
+                    && d.spec.selector == service.spec.selector
+            })
             .max_by_key(|d| d.spec.version)
             .map(|d| d.meta.name.clone());
         let Some(current) = current else {
@@ -188,7 +206,7 @@ impl ServiceReconciler {
                 .active
                 .as_deref()
                 .and_then(|a| deployments.get(a))
-                .is_some_and(|d| !d.spec.state.destroy);
+                .is_some_and(|d| !d.spec.state.destroy && serving(d));
             if serving && service.spec.strategy.kind == StrategyKind::Rolling {
                 // Grown step by step by the rollout.
                 deployment.spec.replicas = 0;
@@ -197,11 +215,12 @@ impl ServiceReconciler {
                 .writer
                 .commit(Writes::new().create(&deployment)?)
                 .await?;
+            tracing::info!(service = key, deployment = %deployment.meta.name, generation, "new deployment");
             return Ok(Action::Done);
         };
 
         let (pods, _) = store.list::<Pod>(&format!("{key}:")).await?;
-        let active = self.rollout(&service, &current, &mut deployments, &pods);
+        let active = rollout(&service, &current, &mut deployments, &pods);
 
         let (nodes, _) = store.list::<Node>("").await?;
         let nodes = node_states(&nodes);
@@ -210,74 +229,82 @@ impl ServiceReconciler {
             writes = writes.update(deployment)?;
         }
 
-        let domain = format!(
-            "{name}.{ns}.{}",
-            self.context.settings.internal_domain.trim_matches('.')
-        );
+        let zone = self.context.settings.internal_domain.trim_matches('.');
+        let domain = match store.find::<Namespace>(&SelfLink::namespace(ns)).await? {
+            Some(namespace) => format!("{name}.{}", namespace.endpoint(zone)),
+            None => format!("{name}.{ns}.{zone}"),
+        };
         let mut release = false;
         let mut ip = None;
-        if service.spec.network.ports.is_empty() {
-            if let Some(endpoint) = &endpoint {
-                writes = writes.delete(endpoint);
-            }
-            release = true;
+        let vip = if service.spec.network.ports.is_empty() {
+            None
         } else {
-            let vip = IpAddr::V4(self.context.ipam.allocate(key).await?);
-            ip = Some(vip);
-            let serving: Vec<&Deployment> = [
-                Some(active.as_str()),
-                rolling_with(&service, &current, &active),
-            ]
-            .into_iter()
-            .flatten()
-            .filter_map(|n| deployments.get(n))
-            .collect();
-            let mut upstreams: Vec<IpAddr> = serving
-                .iter()
-                .flat_map(|d| pods_of(d, &pods))
-                .filter(|p| {
-                    p.status.ready
-                        && !p.spec.state.destroy
-                        && online(&nodes, p.spec.node.as_deref())
-                })
-                .filter_map(|p| p.status.network.pod_ip)
-                .collect();
-            upstreams.sort_unstable();
-            upstreams.dedup();
-            let spec = EndpointSpec {
-                ip,
-                domain: domain.clone(),
-                ports: service.spec.network.ports.clone(),
-                upstreams,
-            };
-            match endpoint {
-                Some(mut endpoint) if endpoint.spec != spec => {
-                    endpoint.spec = spec;
-                    endpoint.status = Status::new(State::Ready);
-                    writes = writes.update(&endpoint)?;
+            Some(self.vip(key, &service).await?)
+        };
+        let mut vip_error = None;
+        match vip {
+            None => {
+                if let Some(endpoint) = &endpoint {
+                    writes = writes.delete(endpoint);
                 }
-                Some(_) => {}
-                None => {
-                    let endpoint = Endpoint {
-                        meta: Meta::new(name, &endpoint_link),
-                        spec,
-                        status: Status::new(State::Ready),
-                    };
-                    writes = writes.create(&endpoint)?;
+                release = true;
+            }
+            Some(Err(why)) => {
+                // The VIP it had is gone with the request for another.
+                if let Some(endpoint) = &endpoint {
+                    writes = writes.delete(endpoint);
                 }
+                vip_error = Some(why);
+            }
+            Some(Ok(vip)) => {
+                ip = Some(IpAddr::V4(vip));
+                let serving = [
+                    Some(active.as_str()),
+                    rolling_with(&service, &current, &active),
+                ];
+                let serving = serving
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|n| deployments.get(n));
+                let desired = Endpoint {
+                    meta: Meta::new(name, &endpoint_link),
+                    spec: EndpointSpec {
+                        ip,
+                        domain: domain.clone(),
+                        ports: service.spec.network.ports.clone(),
+                        upstreams: upstreams(serving, &pods, &nodes),
+                    },
+                    status: Status::new(State::Ready),
+                };
+                writes = match endpoint {
+                    Some(mut endpoint) if endpoint.spec != desired.spec => {
+                        endpoint.spec = desired.spec;
+                        endpoint.status = desired.status;
+                        writes.update(&endpoint)?
+                    }
+                    Some(_) => writes,
+                    None => writes.create(&desired)?,
+                };
             }
         }
 
         let mut updated = service.clone();
-        updated.status.status = service_status(&deployments, &current, &active);
+        updated.status.status = match vip_error {
+            Some(why) => Status::with_message(State::Error, why),
+            None => service_status(&deployments, &current, &active),
+        };
         updated.status.active = Some(active);
         updated.status.ip = ip;
         updated.status.endpoint = domain;
         if updated != service {
             writes = writes.update(&updated)?;
         }
+        let switched = service.status.active != updated.status.active;
         if !writes.is_empty() {
             self.context.writer.commit(writes).await?;
+        }
+        if switched {
+            tracing::info!(service = key, active = ?updated.status.active, "traffic switched");
         }
         if release {
             self.context.ipam.release(key).await?;
@@ -285,76 +312,24 @@ impl ServiceReconciler {
         Ok(Action::Done)
     }
 
-    /// Scales and switches; returns the active deployment's name after.
-    fn rollout(
+    /// The service's VIP: the one it asks for, else any; `Err` with the
+    /// reason when the one it asks for cannot be had.
+    async fn vip(
         &self,
+        key: &str,
         service: &Service,
-        current: &str,
-        deployments: &mut Deployments,
-        pods: &[Pod],
-    ) -> String {
-        let replicas = service.spec.replicas;
-        let active = service
-            .status
-            .active
-            .as_deref()
-            .and_then(|a| deployments.get(a))
-            .filter(|d| !d.spec.state.destroy && d.status.status.state != State::Error)
-            .map(|d| d.meta.name.clone());
-        let stale: Vec<String> = deployments
-            .live()
-            .map(|d| d.meta.name.clone())
-            .filter(|n| n != current && Some(n) != active.as_ref())
-            .collect();
-        for name in &stale {
-            deployments.destroy(name);
+    ) -> Result<Result<Ipv4Addr, String>, ReconcileError> {
+        let ipam = &self.context.ipam;
+        let Some(IpAddr::V4(wanted)) = service.spec.network.ip else {
+            return Ok(Ok(ipam.allocate(key).await?));
+        };
+        if ipam.lookup(key).await?.is_some_and(|held| held != wanted) {
+            ipam.release(key).await?;
         }
-        let Some(old) = active.filter(|a| a != current) else {
-            deployments.modify(current, |d| d.spec.replicas = replicas);
-            return current.to_owned();
-        };
-        let Some(new) = deployments.get(current).cloned() else {
-            return old;
-        };
-        let strategy = service.spec.strategy;
-        match strategy.kind {
-            StrategyKind::BlueGreen => {
-                deployments.modify(current, |d| d.spec.replicas = replicas);
-                let ready = new.spec.replicas == replicas
-                    && new.status.status.state == State::Ready
-                    && new.status.ready >= replicas;
-                if ready {
-                    deployments.destroy(&old);
-                    return current.to_owned();
-                }
-                old
-            }
-            StrategyKind::Rolling => {
-                let Some(old_deployment) = deployments.get(&old).cloned() else {
-                    return current.to_owned();
-                };
-                let new_side = side(&new, pods);
-                let old_side = side(&old_deployment, pods);
-                if new_side.target == replicas
-                    && old_side.target == 0
-                    && old_side.pods == 0
-                    && new_side.ready
-                        >= replicas.saturating_sub(strategy.max_unavailable.of(replicas))
-                {
-                    deployments.destroy(&old);
-                    return current.to_owned();
-                }
-                let (new_target, old_target) = rolling_step(
-                    replicas,
-                    strategy.max_surge.of(replicas),
-                    strategy.max_unavailable.of(replicas),
-                    new_side,
-                    old_side,
-                );
-                deployments.modify(current, |d| d.spec.replicas = new_target);
-                deployments.modify(&old, |d| d.spec.replicas = old_target);
-                old
-            }
+        match ipam.reserve(wanted, key).await {
+            Ok(()) => Ok(Ok(wanted)),
+            Err(e) if e.is_taken() || e.is_out_of_range() => Ok(Err(e.to_string())),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -402,6 +377,103 @@ impl ServiceReconciler {
         }
         Ok(Action::Done)
     }
+}
+
+/// Scales and switches; returns the active deployment's name after.
+fn rollout(
+    service: &Service,
+    current: &str,
+    deployments: &mut Deployments,
+    pods: &[Pod],
+) -> String {
+    let replicas = service.spec.replicas;
+    // The active deployment keeps its place until the current one takes
+    // over, as long as it serves: one that never got a pod ready is
+    // replaced at once.
+    let active = service
+        .status
+        .active
+        .as_deref()
+        .and_then(|a| deployments.get(a))
+        .filter(|d| !d.spec.state.destroy && (d.meta.name == current || serving(d)))
+        .map(|d| d.meta.name.clone());
+    let stale: Vec<String> = deployments
+        .live()
+        .map(|d| d.meta.name.clone())
+        .filter(|n| n != current && Some(n) != active.as_ref())
+        .collect();
+    for name in &stale {
+        deployments.destroy(name);
+    }
+    let Some(old) = active.filter(|a| a != current) else {
+        deployments.modify(current, |d| d.spec.replicas = replicas);
+        return current.to_owned();
+    };
+    let Some(new) = deployments.get(current).cloned() else {
+        return old;
+    };
+    let strategy = service.spec.strategy;
+    match strategy.kind {
+        StrategyKind::BlueGreen => {
+            deployments.modify(current, |d| d.spec.replicas = replicas);
+            let ready = new.spec.replicas == replicas
+                && new.status.status.state == State::Ready
+                && new.status.ready >= replicas;
+            if ready {
+                deployments.destroy(&old);
+                return current.to_owned();
+            }
+            old
+        }
+        StrategyKind::Rolling => {
+            let Some(old_deployment) = deployments.get(&old).cloned() else {
+                return current.to_owned();
+            };
+            let new_side = side(&new, pods);
+            let old_side = side(&old_deployment, pods);
+            if new_side.target == replicas
+                && old_side.target == 0
+                && old_side.pods == 0
+                && new_side.ready >= replicas.saturating_sub(strategy.max_unavailable.of(replicas))
+            {
+                deployments.destroy(&old);
+                return current.to_owned();
+            }
+            let (new_target, old_target) = rolling_step(
+                replicas,
+                strategy.max_surge.of(replicas),
+                strategy.max_unavailable.of(replicas),
+                new_side,
+                old_side,
+            );
+            deployments.modify(current, |d| d.spec.replicas = new_target);
+            deployments.modify(&old, |d| d.spec.replicas = old_target);
+            old
+        }
+    }
+}
+
+/// The pod IPs of the ready pods of `serving` on online nodes, sorted.
+fn upstreams<'a>(
+    serving: impl Iterator<Item = &'a Deployment>,
+    pods: &[Pod],
+    nodes: &BTreeMap<String, bool>,
+) -> Vec<IpAddr> {
+    let mut upstreams: Vec<IpAddr> = serving
+        .flat_map(|d| pods_of(d, pods).collect::<Vec<_>>())
+        .filter(|p| {
+            p.status.ready && !p.spec.state.destroy && online(nodes, p.spec.node.as_deref())
+        })
+        .filter_map(|p| p.status.network.pod_ip)
+        .collect();
+    upstreams.sort_unstable();
+    upstreams.dedup();
+    upstreams
+}
+
+/// Whether a deployment takes traffic worth keeping during a rollout.
+fn serving(deployment: &Deployment) -> bool {
+    deployment.status.ready > 0 || deployment.status.status.state == State::Ready
 }
 
 /// The other deployment taking traffic during a rolling update.
@@ -458,5 +530,72 @@ fn new_deployment(ns: &str, svc: &str, service: &Service, version: u64) -> Deplo
 impl Reconciler for ServiceReconciler {
     async fn reconcile(&self, key: &str) -> Result<Action, BoxError> {
         Ok(self.reconcile_service(key).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(name: &str, state: State, message: &str) -> Deployment {
+        let mut deployment = Deployment::default();
+        deployment.meta.name = name.into();
+        let failed = matches!(state, State::Error | State::Degradation);
+        deployment.status.status = Status::with_message(state, if failed { message } else { "" });
+        deployment
+    }
+
+    /// serviceStatusState (original-tests.md §1.2), as the contract states
+    /// it: the deployment being rolled out, else the active one; a failed
+    /// rollout keeps the active one's state (H2).
+    #[test]
+    fn status_mirrors_the_rollout_else_the_active_deployment() {
+        use State::*;
+        let cases = [
+            ("nothing yet", None, None, Created, ""),
+            ("first, being placed", Some(Provision), None, Provision, ""),
+            ("first, created", Some(Created), None, Created, ""),
+            ("first, failed", Some(Error), None, Error, "boom"),
+            ("rolling out", Some(Ready), Some(Provision), Provision, ""),
+            ("waiting", Some(Ready), Some(Waiting), Waiting, ""),
+            (
+                "failed rollout",
+                Some(Ready),
+                Some(Error),
+                Ready,
+                "deployment v2 error: boom",
+            ),
+            (
+                "both failed",
+                Some(Error),
+                Some(Error),
+                Error,
+                "deployment v2 error: boom",
+            ),
+            (
+                "degraded rollout",
+                Some(Ready),
+                Some(Degradation),
+                Ready,
+                "deployment v2 degradation: boom",
+            ),
+        ];
+        for (case, active, rolling, state, message) in cases {
+            let mut all = BTreeMap::new();
+            if let Some(active) = active {
+                all.insert("v1".to_owned(), deployment("v1", active, "boom"));
+            }
+            if let Some(rolling) = rolling {
+                all.insert("v2".to_owned(), deployment("v2", rolling, "boom"));
+            }
+            let deployments = Deployments {
+                all,
+                changed: BTreeMap::new(),
+            };
+            let current = if rolling.is_some() { "v2" } else { "v1" };
+            let status = service_status(&deployments, current, "v1");
+            assert_eq!(status.state, state, "{case}");
+            assert_eq!(status.message, message, "{case}");
+        }
     }
 }

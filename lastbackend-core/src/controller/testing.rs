@@ -20,6 +20,7 @@ pub(crate) struct Gate {
     stalled: watch::Sender<bool>,
     cut: broadcast::Sender<()>,
     slow_lists: Mutex<Option<(String, Duration)>>,
+    writes_left: Mutex<Option<usize>>,
 }
 
 impl Gate {
@@ -29,6 +30,7 @@ impl Gate {
             stalled: watch::channel(false).0,
             cut: broadcast::channel(1).0,
             slow_lists: Mutex::new(None),
+            writes_left: Mutex::new(None),
         })
     }
 
@@ -52,6 +54,30 @@ impl Gate {
             .slow_lists
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some((prefix.to_owned(), delay));
+    }
+
+    /// After `writes` more writes, every write fails as if the process had
+    /// died in the middle of its work.
+    pub(crate) fn crash_after(&self, writes: usize) {
+        *self
+            .writes_left
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(writes);
+    }
+
+    fn write(&self) -> Result<()> {
+        let mut left = self
+            .writes_left
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match left.as_mut() {
+            Some(0) => Err(Error::unavailable("gate", "crashed")),
+            Some(n) => {
+                *n -= 1;
+                Ok(())
+            }
+            None => Ok(()),
+        }
     }
 
     async fn pass(&self) {
@@ -88,6 +114,7 @@ impl Storage for Gate {
 
     async fn put(&self, key: &str, value: Bytes, lease: Option<LeaseId>) -> Result<Revision> {
         self.pass().await;
+        self.write()?;
         self.inner.put(key, value, lease).await
     }
 
@@ -99,6 +126,7 @@ impl Storage for Gate {
         lease: Option<LeaseId>,
     ) -> Result<Revision> {
         self.pass().await;
+        self.write()?;
         self.inner.set(key, value, revision, lease).await
     }
 
@@ -109,16 +137,19 @@ impl Storage for Gate {
         lease: Option<LeaseId>,
     ) -> Result<Revision> {
         self.pass().await;
+        self.write()?;
         self.inner.set_unconditional(key, value, lease).await
     }
 
     async fn del(&self, key: &str, revision: Option<Revision>) -> Result<Revision> {
         self.pass().await;
+        self.write()?;
         self.inner.del(key, revision).await
     }
 
     async fn txn(&self, txn: Txn) -> Result<Revision> {
         self.pass().await;
+        self.write()?;
         self.inner.txn(txn).await
     }
 

@@ -1,10 +1,11 @@
 //! [`Controller`]: watches feeding caches and a work queue, and the workers
 //! draining it.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -122,6 +123,23 @@ impl Controller {
             mapper,
         }));
         cache
+    }
+
+    /// Watches the raw storage keys under `prefix` (`node/lease/`: keys that
+    /// are not objects, such as heartbeats) and queues the keys `mapper`
+    /// names for every key created, replaced or deleted, and for every key
+    /// listed (or gone) at a relist. A reconciler reads the keys themselves
+    /// from the store.
+    pub fn watch_keys(
+        &mut self,
+        prefix: &str,
+        mapper: impl Fn(&str) -> Vec<String> + Send + Sync + 'static,
+    ) {
+        self.sources.push(Arc::new(KeySource {
+            prefix: prefix.to_owned(),
+            keys: Mutex::new(BTreeSet::new()),
+            mapper,
+        }));
     }
 
     /// Runs `workers` workers (at least one) until `shutdown` completes, then
@@ -295,13 +313,105 @@ impl<T: Object, F: Fn(&T) -> Vec<String>> WatchSource<T, F> {
 }
 
 #[async_trait]
-impl<T, F> Source for WatchSource<T, F>
+impl<T, F> Feed for WatchSource<T, F>
 where
     T: Object,
     F: Fn(&T) -> Vec<String> + Send + Sync + 'static,
 {
+    fn prefix(&self) -> String {
+        storage::key(T::KIND.collection(), &self.prefix)
+    }
+
+    async fn relist(&self, store: &Store, queue: &WorkQueue) -> storage::Result<u64> {
+        WatchSource::relist(self, store, queue).await
+    }
+
+    fn apply(&self, queue: &WorkQueue, event: Event) {
+        WatchSource::apply(self, queue, event);
+    }
+
+    fn resync(&self, queue: &WorkQueue) {
+        self.enqueue_all(queue);
+    }
+}
+
+/// Raw keys under a storage prefix.
+struct KeySource<F> {
+    prefix: String,
+    keys: Mutex<BTreeSet<String>>,
+    mapper: F,
+}
+
+impl<F: Fn(&str) -> Vec<String>> KeySource<F> {
+    // Only whole-set swaps and single inserts: a panic cannot leave the set
+    // half-changed.
+    fn keys(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn enqueue(&self, queue: &WorkQueue, key: &str) {
+        for key in (self.mapper)(key) {
+            queue.add(&key);
+        }
+    }
+}
+
+#[async_trait]
+impl<F> Feed for KeySource<F>
+where
+    F: Fn(&str) -> Vec<String> + Send + Sync + 'static,
+{
+    fn prefix(&self) -> String {
+        self.prefix.clone()
+    }
+
+    async fn relist(&self, store: &Store, queue: &WorkQueue) -> storage::Result<u64> {
+        let list = store.storage().list(&self.prefix).await?;
+        let fresh: BTreeSet<String> = list.items.into_iter().map(|kv| kv.key).collect();
+        let old = std::mem::replace(&mut *self.keys(), fresh.clone());
+        for key in old.union(&fresh) {
+            self.enqueue(queue, key);
+        }
+        Ok(list.revision)
+    }
+
+    fn apply(&self, queue: &WorkQueue, event: Event) {
+        match event.kind {
+            EventKind::Deleted => self.keys().remove(&event.kv.key),
+            EventKind::Created | EventKind::Updated => self.keys().insert(event.kv.key.clone()),
+        };
+        self.enqueue(queue, &event.kv.key);
+    }
+
+    fn resync(&self, queue: &WorkQueue) {
+        let keys = self.keys().clone();
+        for key in &keys {
+            self.enqueue(queue, key);
+        }
+    }
+}
+
+/// A watch that keeps itself current: what [`Source::run`] drives.
+#[async_trait]
+trait Feed: Send + Sync + 'static {
+    /// The storage prefix watched.
+    fn prefix(&self) -> String;
+
+    /// Loads everything under the prefix and queues what it touches;
+    /// returns the revision to watch after.
+    async fn relist(&self, store: &Store, queue: &WorkQueue) -> storage::Result<u64>;
+
+    /// Takes one watch event in.
+    fn apply(&self, queue: &WorkQueue, event: Event);
+
+    /// Queues every known key again.
+    fn resync(&self, queue: &WorkQueue);
+}
+
+#[async_trait]
+impl<S: Feed> Source for S {
     async fn run(&self, store: Store, queue: WorkQueue, warm: watch::Sender<usize>) {
-        let prefix = storage::key(T::KIND.collection(), &self.prefix);
+        let prefix = self.prefix();
         let mut warmed = false;
         'list: loop {
             let mut after = match self.relist(&store, &queue).await {
@@ -348,6 +458,6 @@ where
     }
 
     fn resync(&self, queue: &WorkQueue) {
-        self.enqueue_all(queue);
+        Feed::resync(self, queue);
     }
 }
