@@ -76,7 +76,7 @@ async fn controller_restarts_during_a_rollout_converge() {
             // Yielding lets the cluster run step by step; when it idles
             // (waiting on timers only), time has to move.
             spins += 1;
-            if spins % 1000 == 0 {
+            if spins.is_multiple_of(1000) {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             } else {
                 tokio::task::yield_now().await;
