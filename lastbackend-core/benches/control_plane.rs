@@ -4,7 +4,8 @@
 //! cluster reconcilers, scheduler, IPAM) and storage.
 //!
 //! `cargo bench -p lastbackend-core --bench control_plane`
-//! (`--features embedded` adds the redb store)
+//! (`--features embedded,etcd` adds the redb store and a real etcd on
+//! loopback, at a smaller size: `LB_BENCH_ETCD_*`)
 //!
 //! Sizes come from `LB_BENCH_SERVICES` (default 100), `LB_BENCH_REPLICAS`
 //! (10) and `LB_BENCH_NODES` (500), scaled for a small machine; the issue's
@@ -16,6 +17,10 @@
 
 #[path = "../tests/support/sim.rs"]
 mod sim;
+
+#[cfg(feature = "etcd")]
+#[path = "../tests/support/etcd.rs"]
+mod etcd_server;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,6 +54,24 @@ impl Size {
             services: var("LB_BENCH_SERVICES", 100),
             replicas: u32::try_from(var("LB_BENCH_REPLICAS", 10)).unwrap_or(u32::MAX),
             nodes: var("LB_BENCH_NODES", 500).max(1),
+        }
+    }
+
+    /// The etcd section's size: `LB_BENCH_ETCD_SERVICES` (default 20),
+    /// `LB_BENCH_ETCD_REPLICAS` (10), `LB_BENCH_ETCD_NODES` (50); every
+    /// hollow node keeps eight watches open on etcd.
+    #[cfg(feature = "etcd")]
+    fn etcd_from_env() -> Self {
+        let var = |name: &str, default: usize| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        Self {
+            services: var("LB_BENCH_ETCD_SERVICES", 20),
+            replicas: u32::try_from(var("LB_BENCH_ETCD_REPLICAS", 10)).unwrap_or(u32::MAX),
+            nodes: var("LB_BENCH_ETCD_NODES", 50).max(1),
         }
     }
 
@@ -200,7 +223,37 @@ async fn run(size: Size) {
     }
     #[cfg(not(feature = "embedded"))]
     println!("embedded: skipped (build with --features embedded)");
-    println!("etcd: not measured yet");
+    #[cfg(feature = "etcd")]
+    etcd().await;
+    #[cfg(not(feature = "etcd"))]
+    println!("etcd: skipped (build with --features etcd)");
+}
+
+/// The etcd section: a real etcd on loopback (skipped, saying so, when
+/// etcd is not installed).
+#[cfg(feature = "etcd")]
+async fn etcd() {
+    use lastbackend_core::storage::{EtcdConfig, EtcdStorage};
+
+    let Some(server) = etcd_server::EtcdServer::start() else {
+        println!("etcd: skipped (no etcd)");
+        return;
+    };
+    let size = Size::etcd_from_env();
+    println!(
+        "etcd: {} services x {} replicas onto {} hollow nodes",
+        size.services, size.replicas, size.nodes
+    );
+    let connect = |prefix: &'static str| {
+        let endpoint = server.endpoint();
+        async move {
+            let config = EtcdConfig::new([endpoint]).with_prefix(prefix);
+            Arc::new(EtcdStorage::connect(config).await.unwrap())
+        }
+    };
+    let floor = storage_floor(connect("floor").await, &size).await;
+    let figure = control_plane(connect("cluster").await, &size).await;
+    report("etcd", figure, floor);
 }
 
 fn main() {
