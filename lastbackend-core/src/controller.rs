@@ -8,7 +8,8 @@
 //! [`namespace`] (removal of a namespace and everything in it), [`node`]
 //! (node, ingress, discovery and exporter presence from heartbeat keys),
 //! [`volume`] (placement on a node, removal) and [`route`] (assignment to an
-//! ingress).
+//! ingress). [`hollow`] simulates node agents, so a whole cluster runs in
+//! one process for tests and benchmarks.
 //!
 //! The reference controller is the manager run while leading:
 //!
@@ -71,6 +72,7 @@
 pub mod deployment;
 #[cfg(test)]
 mod fixtures;
+pub mod hollow;
 pub mod leader;
 pub mod manager;
 pub mod namespace;
