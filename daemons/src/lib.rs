@@ -57,7 +57,7 @@ impl Cli {
             _ => {}
         }
         anyhow::bail!(
-            "`lastbackend {}` is not yet available in this build; see the README's roadmap",
+            "`lastbackend {}` is not yet available in this build; the README's Status table says what is",
             format!("{:?}", self.command).to_lowercase()
         )
     }
