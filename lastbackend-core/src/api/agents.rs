@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::StreamExt;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::types::{Ack, List, MemberReport, NodeRegistration, NodeStatusReport};
@@ -23,6 +24,7 @@ use crate::model::{
     Presence, Route, Secret, SelfLink, Subnet, Volume,
 };
 use crate::storage::{Event, EventKind, KeyValue, Revision};
+use crate::store::decode;
 
 /// The heartbeat key of a node or member: `<kind>/lease/<name>`.
 pub fn lease_key(kind: Kind, name: &str) -> String {
@@ -71,6 +73,32 @@ impl Member for Exporter {
 fn value_of<T: DeserializeOwned>(kv: Option<&KeyValue>) -> Option<T> {
     kv.filter(|kv| !kv.value.is_empty())
         .and_then(|kv| serde_json::from_slice(&kv.value).ok())
+}
+
+/// Only where a pod or volume is placed. Every node's long-poll sees every
+/// pod write, and a manifest filters all pods by node: reading `spec.node`
+/// alone skips decoding templates nobody here needs.
+#[derive(Default, Deserialize)]
+struct Placement {
+    #[serde(default)]
+    spec: PlacementSpec,
+}
+
+#[derive(Default, Deserialize)]
+struct PlacementSpec {
+    #[serde(default)]
+    node: Option<String>,
+}
+
+/// Whether the stored object in `kv` is placed on `node`.
+fn placed_on(kv: Option<&KeyValue>, node: &str) -> bool {
+    value_of::<Placement>(kv).is_some_and(|p| p.spec.node.as_deref() == Some(node))
+}
+
+/// Whether an event touches an object placed on `node`, before or after.
+fn touches(event: &Event, node: &str) -> bool {
+    let now = (event.kind != EventKind::Deleted).then_some(&event.kv);
+    placed_on(now, node) || placed_on(event.prev.as_ref(), node)
 }
 
 /// The object after and before an event.
@@ -386,7 +414,6 @@ impl Api {
         wait: Duration,
     ) -> Result<NodeManifest> {
         self.node(name).await?;
-        let on_node = |node: Option<&str>| node == Some(name);
         self.long_poll(
             after,
             wait,
@@ -405,22 +432,8 @@ impl Api {
                 let key = event.kv.key.as_str();
                 let collection = key.split('/').next().unwrap_or_default();
                 match collection {
-                    "pod" => {
-                        let (new, old) = both::<Pod>(event);
-                        let here = new
-                            .iter()
-                            .chain(&old)
-                            .any(|p| on_node(p.spec.node.as_deref()));
-                        here && new.map(|p| p.spec) != old.map(|p| p.spec)
-                    }
-                    "volume" => {
-                        let (new, old) = both::<Volume>(event);
-                        let here = new
-                            .iter()
-                            .chain(&old)
-                            .any(|v| on_node(v.spec.node.as_deref()));
-                        here && new.map(|v| v.spec) != old.map(|v| v.spec)
-                    }
+                    "pod" => touches(event, name) && changed(event, |p: &Pod| p.spec.clone()),
+                    "volume" => touches(event, name) && changed(event, |v: &Volume| v.spec.clone()),
                     "endpoint" => changed(event, |e: &Endpoint| e.spec.clone()),
                     "subnet" => changed(event, |s: &Subnet| s.spec.clone()),
                     "secret" => {
@@ -440,14 +453,29 @@ impl Api {
         .await
     }
 
+    /// The objects of `T`'s kind placed on `node`, and the read's revision.
+    async fn placed<T: Object>(&self, node: &str) -> Result<(Vec<T>, Revision)> {
+        let list = self
+            .store
+            .storage()
+            .list(&format!("{}/", T::KIND.collection()))
+            .await?;
+        let items = list
+            .items
+            .into_iter()
+            .filter(|kv| placed_on(Some(kv), node))
+            .map(decode)
+            .collect::<std::result::Result<_, _>>()?;
+        Ok((items, list.revision))
+    }
+
     async fn compute_node_manifest(&self, name: &str) -> Result<NodeManifest> {
-        let (pods, r1) = self.store.list::<Pod>("").await?;
-        let (volumes, r2) = self.store.list::<Volume>("").await?;
+        let (pods, r1) = self.placed::<Pod>(name).await?;
+        let (volumes, r2) = self.placed::<Volume>(name).await?;
         let (endpoints, r3) = self.store.list::<Endpoint>("").await?;
         let (subnets, r4) = self.store.list::<Subnet>("").await?;
         let (discoveries, r5) = self.store.list::<Discovery>("").await?;
         let (exporters, r6) = self.store.list::<Exporter>("").await?;
-        let here = |node: &Option<String>| node.as_deref() == Some(name);
         let mut m = NodeManifest {
             // The oldest read: whatever changed after it is seen by a watch
             // from it, at worst once more.
@@ -463,13 +491,11 @@ impl Api {
                 .collect(),
             pods: pods
                 .into_iter()
-                .filter(|p| here(&p.spec.node))
-                .map(|p| (p.meta.self_link, p.spec))
+                .map(|p: Pod| (p.meta.self_link, p.spec))
                 .collect(),
             volumes: volumes
                 .into_iter()
-                .filter(|v| here(&v.spec.node))
-                .map(|v| (v.meta.self_link, v.spec))
+                .map(|v: Volume| (v.meta.self_link, v.spec))
                 .collect(),
             endpoints: endpoints
                 .into_iter()
