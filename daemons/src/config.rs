@@ -260,28 +260,9 @@ pub struct ApiArgs {
     /// Default external domain for cluster.
     #[arg(long, env = "LB_DOMAIN_EXTERNAL")]
     pub domain_external: Option<String>,
-    /// Storage driver [default: etcd].
-    #[arg(long, env = "LB_STORAGE")]
-    pub storage: Option<StorageDriver>,
-    /// Directory of the embedded store [default: /var/lib/lastbackend]
-    /// (YAML `storage.dir`).
-    #[arg(long, env = "LB_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// ETCD database cert file path.
-    #[arg(long, env = "LB_ETCD_CERT_FILE")]
-    pub etcd_cert_file: Option<PathBuf>,
-    /// ETCD database private key file path.
-    #[arg(long, env = "LB_ETCD_PRIVATE_KEY_FILE")]
-    pub etcd_private_key_file: Option<PathBuf>,
-    /// ETCD database certificate authority file.
-    #[arg(long, env = "LB_ETCD_CA_FILE")]
-    pub etcd_ca_file: Option<PathBuf>,
-    /// ETCD database endpoints list, comma separated [default: 127.0.0.1:2379].
-    #[arg(long, env = "LB_ETCD_ENDPOINTS", value_delimiter = ',')]
-    pub etcd_endpoints: Vec<String>,
-    /// ETCD database storage prefix [default: lastbackend].
-    #[arg(long, env = "LB_ETCD_PREFIX")]
-    pub etcd_prefix: Option<String>,
+    /// Where the cluster state lives.
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// Largest accepted request body in bytes [default: 10485760]
     /// (YAML `server.body_limit`).
     #[arg(long, env = "LB_BODY_LIMIT")]
@@ -469,18 +450,7 @@ impl ApiConfig {
                 "must be at least 1 byte",
             ));
         }
-        let storage = StorageFlags {
-            driver: args.storage,
-            data_dir: args.data_dir,
-            etcd_endpoints: args.etcd_endpoints,
-            etcd_prefix: args.etcd_prefix,
-            etcd_tls: TlsFiles {
-                cert: args.etcd_cert_file,
-                key: args.etcd_private_key_file,
-                ca: args.etcd_ca_file,
-            },
-        }
-        .resolve(file.storage)?;
+        let storage = args.storage.resolve(file.storage)?;
         let vault_configured = args.vault_token.or(file.vault.token).is_some()
             || args.vault_endpoint.or(file.vault.endpoint).is_some();
         Ok(Self {
@@ -508,20 +478,39 @@ impl ApiConfig {
     }
 }
 
-/// The storage flags of a daemon, before the file and the defaults.
-struct StorageFlags {
-    driver: Option<StorageDriver>,
-    data_dir: Option<PathBuf>,
-    etcd_endpoints: Vec<String>,
-    etcd_prefix: Option<String>,
-    etcd_tls: TlsFiles,
+/// The storage flags every daemon that reads the store takes, as the docs'
+/// tables list them, before the YAML file and the defaults.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct StorageArgs {
+    /// Storage driver [default: etcd].
+    #[arg(long, env = "LB_STORAGE")]
+    pub storage: Option<StorageDriver>,
+    /// Directory of the embedded store [default: /var/lib/lastbackend]
+    /// (YAML `storage.dir`).
+    #[arg(long, env = "LB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// ETCD database cert file path.
+    #[arg(long, env = "LB_ETCD_CERT_FILE")]
+    pub etcd_cert_file: Option<PathBuf>,
+    /// ETCD database private key file path.
+    #[arg(long, env = "LB_ETCD_PRIVATE_KEY_FILE")]
+    pub etcd_private_key_file: Option<PathBuf>,
+    /// ETCD database certificate authority file.
+    #[arg(long, env = "LB_ETCD_CA_FILE")]
+    pub etcd_ca_file: Option<PathBuf>,
+    /// ETCD database endpoints list, comma separated [default: 127.0.0.1:2379].
+    #[arg(long, env = "LB_ETCD_ENDPOINTS", value_delimiter = ',')]
+    pub etcd_endpoints: Vec<String>,
+    /// ETCD database storage prefix [default: lastbackend].
+    #[arg(long, env = "LB_ETCD_PREFIX")]
+    pub etcd_prefix: Option<String>,
 }
 
-impl StorageFlags {
+impl StorageArgs {
     /// Flags over the file's `storage` section over the defaults, checked.
     fn resolve(self, file: StorageFile) -> Result<StorageConfig, ConfigError> {
         let storage = StorageConfig {
-            driver: self.driver.or(file.driver).unwrap_or(StorageDriver::Etcd),
+            driver: self.storage.or(file.driver).unwrap_or(StorageDriver::Etcd),
             data_dir: self
                 .data_dir
                 .or(file.dir)
@@ -538,9 +527,9 @@ impl StorageFlags {
                 .or(file.etcd.prefix)
                 .unwrap_or_else(|| "lastbackend".to_owned()),
             etcd_tls: TlsFiles {
-                cert: self.etcd_tls.cert.or(file.etcd.tls.cert),
-                key: self.etcd_tls.key.or(file.etcd.tls.key),
-                ca: self.etcd_tls.ca.or(file.etcd.tls.ca),
+                cert: self.etcd_cert_file.or(file.etcd.tls.cert),
+                key: self.etcd_private_key_file.or(file.etcd.tls.key),
+                ca: self.etcd_ca_file.or(file.etcd.tls.ca),
             },
         };
         if storage.etcd_endpoints.iter().any(|e| e.trim().is_empty()) {

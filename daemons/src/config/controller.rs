@@ -11,8 +11,7 @@ use lastbackend_core::ipam::{DEFAULT_SERVICES_CIDR, Ipv4Cidr};
 use serde::Deserialize;
 
 use super::{
-    ConfigError, DomainFile, StorageConfig, StorageDriver, StorageFile, StorageFlags, TlsFiles,
-    check_verbose, load_yaml,
+    ConfigError, DomainFile, StorageArgs, StorageConfig, StorageFile, check_verbose, load_yaml,
 };
 
 /// The flags of `lastbackend controller`, each with its `LB_*` variable.
@@ -30,28 +29,9 @@ pub struct ControllerArgs {
     /// [default: 15] (YAML `lease_ttl`).
     #[arg(long, env = "LB_LEASE_TTL")]
     pub lease_ttl: Option<u64>,
-    /// Storage driver [default: etcd].
-    #[arg(long, env = "LB_STORAGE")]
-    pub storage: Option<StorageDriver>,
-    /// Directory of the embedded store [default: /var/lib/lastbackend]
-    /// (YAML `storage.dir`).
-    #[arg(long, env = "LB_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// ETCD database cert file path.
-    #[arg(long, env = "LB_ETCD_CERT_FILE")]
-    pub etcd_cert_file: Option<PathBuf>,
-    /// ETCD database private key file path.
-    #[arg(long, env = "LB_ETCD_PRIVATE_KEY_FILE")]
-    pub etcd_private_key_file: Option<PathBuf>,
-    /// ETCD database certificate authority file.
-    #[arg(long, env = "LB_ETCD_CA_FILE")]
-    pub etcd_ca_file: Option<PathBuf>,
-    /// ETCD database endpoints list, comma separated [default: 127.0.0.1:2379].
-    #[arg(long, env = "LB_ETCD_ENDPOINTS", value_delimiter = ',')]
-    pub etcd_endpoints: Vec<String>,
-    /// ETCD database storage prefix [default: lastbackend].
-    #[arg(long, env = "LB_ETCD_PREFIX")]
-    pub etcd_prefix: Option<String>,
+    /// Where the cluster state lives.
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// Set log level from 0 to 7.
     #[arg(short, long, env = "LB_VERBOSE", value_parser = clap::value_parser!(u8).range(0..=7))]
     pub verbose: Option<u8>,
@@ -125,18 +105,7 @@ impl ControllerConfig {
             }
             Some(seconds) => Duration::from_secs(seconds),
         };
-        let storage = StorageFlags {
-            driver: args.storage,
-            data_dir: args.data_dir,
-            etcd_endpoints: args.etcd_endpoints,
-            etcd_prefix: args.etcd_prefix,
-            etcd_tls: TlsFiles {
-                cert: args.etcd_cert_file,
-                key: args.etcd_private_key_file,
-                ca: args.etcd_ca_file,
-            },
-        }
-        .resolve(file.storage)?;
+        let storage = args.storage.resolve(file.storage)?;
         Ok(Self {
             services_cidr,
             domain_internal: args
@@ -157,6 +126,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use crate::config::StorageDriver;
 
     #[derive(Debug, Parser)]
     struct Cli {
