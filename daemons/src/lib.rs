@@ -3,17 +3,29 @@
 //!
 //! [`api`] is the REST API server (`fn router(state) -> axum::Router` over
 //! `lastbackend_core::api::Api`, and HTTPS serving); [`config`] holds the
-//! flags, `LB_*` variables and YAML files of the daemons.
+//! flags, `LB_*` variables and YAML files of the daemons; [`discovery`] is the
+//! DNS server of service names (a hickory zone handler fed by a storage
+//! watch); [`ingress`] is the HAProxy driver of `lastbackend ingress`;
+//! [`exporter`] is the log collector (store, log listener, HTTP).
 #![warn(missing_docs)]
 
 pub mod api;
+mod api_client;
 pub mod config;
+pub mod discovery;
+pub mod exporter;
+mod http_client;
+pub mod ingress;
 mod run_api;
 mod run_controller;
+mod run_discovery;
+mod run_exporter;
+mod run_ingress;
+mod run_node;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{ApiArgs, ControllerArgs};
+use crate::config::{ApiArgs, ControllerArgs, DiscoveryArgs, ExporterArgs, IngressArgs, NodeArgs};
 
 /// The `lastbackend` command line.
 #[derive(Debug, Parser)]
@@ -39,13 +51,13 @@ pub enum Command {
     /// The cluster controller and scheduler (one leads at a time).
     Controller(Box<ControllerArgs>),
     /// The node agent that runs pods on Docker (default :2969).
-    Node,
+    Node(Box<NodeArgs>),
     /// The service discovery DNS server (default :53).
-    Discovery,
+    Discovery(Box<DiscoveryArgs>),
     /// The ingress that routes outside traffic through HAProxy.
-    Ingress,
+    Ingress(Box<IngressArgs>),
     /// The log collector (default :2963 logs, :2964 HTTP).
-    Exporter,
+    Exporter(Box<ExporterArgs>),
 }
 
 impl Cli {
@@ -54,6 +66,10 @@ impl Cli {
         match self.command {
             Command::Api(args) => return run_api::run(*args),
             Command::Controller(args) => return run_controller::run(*args),
+            Command::Node(args) => return run_node::run(*args),
+            Command::Discovery(args) => return run_discovery::run(*args),
+            Command::Ingress(args) => return run_ingress::run(*args),
+            Command::Exporter(args) => return run_exporter::run(*args),
             _ => {}
         }
         anyhow::bail!(

@@ -36,7 +36,8 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
             );
             let settings = Settings::default()
                 .internal_domain(config.domain_internal.clone())
-                .services_cidr(config.services_cidr);
+                .services_cidr(config.services_cidr)
+                .pod_cidr(config.pod_cidr);
             let manager = ControllerManager::new(Store::new(storage), settings);
             tracing::info!(
                 holder,
@@ -68,7 +69,7 @@ pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
 }
 
 /// This machine's name, for the lead key's holder.
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())

@@ -34,6 +34,7 @@ pub use lastbackend_core as core;
 
 mod client;
 mod cluster;
+mod control_plane;
 mod error;
 mod namespace;
 mod objects;

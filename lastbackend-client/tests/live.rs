@@ -339,3 +339,98 @@ async fn lb_prints_the_docs_layouts() {
     assert!(!ok);
     assert!(err.contains("not found"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_is_the_control_plane_of_agents_over_http() {
+    use std::time::{Duration, Instant};
+
+    use lastbackend_client::core::api::types::{MemberReport, NodeRegistration, NodeStatusReport};
+    use lastbackend_client::core::api::{ControlPlane, ControlPlaneError};
+    use lastbackend_client::core::model::Kind;
+
+    let endpoint = start_server();
+    let client = Client::builder()
+        .endpoint(&endpoint)
+        .token(TOKEN)
+        .build()
+        .unwrap();
+    let plane: Arc<dyn ControlPlane> = Arc::new(client.clone());
+
+    let node = plane
+        .register_node("node-a", NodeRegistration::default())
+        .await
+        .unwrap();
+    assert_eq!(node.meta.name, "node-a");
+    let manifest = plane
+        .node_manifest("node-a", None, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(manifest.pods.is_empty());
+    // A long-poll with the current revision waits for its timeout.
+    let started = Instant::now();
+    let again = plane
+        .node_manifest("node-a", Some(manifest.revision), Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    assert_eq!(again.revision, manifest.revision);
+    let ack = plane
+        .node_status("node-a", NodeStatusReport::default())
+        .await
+        .unwrap();
+    assert!(ack.revision > 0);
+    assert!(
+        client
+            .cluster()
+            .node("node-a")
+            .get()
+            .await
+            .unwrap()
+            .status
+            .online
+    );
+
+    let missing = plane
+        .node_status("nobody", NodeStatusReport::default())
+        .await
+        .unwrap_err();
+    assert!(missing.is_not_found(), "{missing}");
+    assert!(matches!(
+        missing,
+        ControlPlaneError::Rejected { code: 404, .. }
+    ));
+
+    plane
+        .register_member(Kind::Ingress, "edge-1", MemberReport::default())
+        .await
+        .unwrap();
+    plane
+        .member_status(Kind::Ingress, "edge-1", MemberReport::default())
+        .await
+        .unwrap();
+    let ingress = plane
+        .ingress_manifest("edge-1", None, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert!(ingress.routes.is_empty());
+    plane
+        .register_member(Kind::Discovery, "dns-1", MemberReport::default())
+        .await
+        .unwrap();
+    plane
+        .discovery_manifest("dns-1", None, Duration::from_secs(1))
+        .await
+        .unwrap();
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let unreachable: Arc<dyn ControlPlane> =
+        Arc::new(Client::builder().endpoint(&dead).build().unwrap());
+    let err = unreachable
+        .register_node("node-a", NodeRegistration::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ControlPlaneError::Unreachable(_)), "{err}");
+    assert!(err.is_transient());
+}

@@ -58,8 +58,8 @@ impl Size {
     }
 
     /// The etcd section's size: `LB_BENCH_ETCD_SERVICES` (default 20),
-    /// `LB_BENCH_ETCD_REPLICAS` (10), `LB_BENCH_ETCD_NODES` (50); every
-    /// hollow node keeps eight watches open on etcd.
+    /// `LB_BENCH_ETCD_REPLICAS` (10), `LB_BENCH_ETCD_NODES` (50), kept
+    /// small as every reconcile reads from etcd.
     #[cfg(feature = "etcd")]
     fn etcd_from_env() -> Self {
         let var = |name: &str, default: usize| {

@@ -7,6 +7,7 @@
 //! the rolling update's arithmetic ([`rollout`]), and the cluster's own:
 //! [`namespace`] (removal of a namespace and everything in it), [`node`]
 //! (node, ingress, discovery and exporter presence from heartbeat keys),
+//! [`subnet`] (each node's pod subnet from the cluster CIDR),
 //! [`volume`] (placement on a node, removal) and [`route`] (assignment to an
 //! ingress). [`hollow`] simulates node agents, so a whole cluster runs in
 //! one process for tests and benchmarks.
@@ -81,6 +82,7 @@ pub mod rollout;
 pub mod route;
 pub mod runtime;
 pub mod service;
+pub mod subnet;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]

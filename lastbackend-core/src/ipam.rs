@@ -18,6 +18,9 @@
 //!
 //! Allocation is deterministic: the lowest free address of the range.
 //!
+//! Pod subnets, one block of the cluster CIDR per node, come from a
+//! [`SubnetPool`] built the same way ([`subnet`]).
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //!
@@ -43,6 +46,10 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::storage::{self, KeyValue, Storage, Txn, TxnOp};
+
+pub mod subnet;
+
+pub use subnet::{PodCidr, SubnetPool};
 
 /// The services CIDR used when none is configured (`--services-cidr`).
 ///
@@ -110,6 +117,19 @@ pub enum Error {
         /// How many addresses it has.
         size: u64,
     },
+    /// Every block of the cluster CIDR is allocated to a node.
+    #[error(
+        "no free /{node_prefix} subnet left in {cidr} (all {blocks} allocated): \
+         use a larger --cluster-cidr"
+    )]
+    NoFreeSubnet {
+        /// The cluster CIDR.
+        cidr: Ipv4Cidr,
+        /// The block size.
+        node_prefix: u8,
+        /// How many blocks it has.
+        blocks: u64,
+    },
     /// Other allocators kept winning the race for free addresses.
     #[error("gave up allocating in {cidr} after {MAX_ATTEMPTS} lost races")]
     Contended {
@@ -132,7 +152,7 @@ pub enum Error {
 impl Error {
     /// The pool has no free address.
     pub fn is_exhausted(&self) -> bool {
-        matches!(self, Self::Exhausted { .. })
+        matches!(self, Self::Exhausted { .. } | Self::NoFreeSubnet { .. })
     }
 
     /// The requested address belongs to somebody else.

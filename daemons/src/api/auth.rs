@@ -44,7 +44,7 @@ pub(crate) async fn authenticate(
 }
 
 /// The token the request carries: the header first, then the query.
-fn presented(request: &Request) -> Option<String> {
+pub(crate) fn presented(request: &Request) -> Option<String> {
     if let Some(value) = request.headers().get(header::AUTHORIZATION) {
         let value = value.to_str().ok()?;
         let (scheme, token) = value.trim().split_once(' ')?;

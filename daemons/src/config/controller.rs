@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use clap::Args;
 use lastbackend_core::controller::leader;
-use lastbackend_core::ipam::{DEFAULT_SERVICES_CIDR, Ipv4Cidr};
+use lastbackend_core::ipam::subnet::{DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_PREFIX};
+use lastbackend_core::ipam::{DEFAULT_SERVICES_CIDR, Ipv4Cidr, PodCidr};
 use serde::Deserialize;
 
 use super::{
@@ -21,6 +22,14 @@ pub struct ControllerArgs {
     /// (YAML `service.cidr`).
     #[arg(long, env = "LB_SERVICES_CIDR")]
     pub services_cidr: Option<String>,
+    /// Pod network CIDR each node's pod subnet is carved from
+    /// [default: 10.244.0.0/16] (YAML `network.cidr`).
+    #[arg(long, env = "LB_CLUSTER_CIDR")]
+    pub cluster_cidr: Option<String>,
+    /// Prefix length of each node's pod subnet [default: 24] (YAML
+    /// `network.node_mask_size`).
+    #[arg(long, env = "LB_NODE_CIDR_MASK_SIZE")]
+    pub node_cidr_mask_size: Option<u8>,
     /// Internal domain of service names [default: lb.local] (YAML
     /// `domain.internal`); the same as the API's and discovery's.
     #[arg(long, env = "LB_DOMAIN_INTERNAL")]
@@ -52,6 +61,15 @@ struct ControllerFile {
     storage: StorageFile,
     #[serde(default)]
     service: ServiceFile,
+    #[serde(default)]
+    network: NetworkFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetworkFile {
+    cidr: Option<String>,
+    node_mask_size: Option<u8>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -66,6 +84,8 @@ struct ServiceFile {
 pub struct ControllerConfig {
     /// Where service VIPs come from.
     pub services_cidr: Ipv4Cidr,
+    /// Where node pod subnets come from.
+    pub pod_cidr: PodCidr,
     /// The zone of service names.
     pub domain_internal: String,
     /// The lead lease's TTL.
@@ -95,6 +115,26 @@ impl ControllerConfig {
                 format!("{e}: accepted an IPv4 CIDR such as {DEFAULT_SERVICES_CIDR}"),
             )
         })?;
+        let setting = "--cluster-cidr / --node-cidr-mask-size (YAML `network.cidr`, `network.node_mask_size`)";
+        let cluster = args
+            .cluster_cidr
+            .or(file.network.cidr)
+            .unwrap_or_else(|| DEFAULT_CLUSTER_CIDR.to_owned());
+        let pod_cidr = cluster
+            .parse()
+            .and_then(|cidr| {
+                let mask = args.node_cidr_mask_size.or(file.network.node_mask_size);
+                PodCidr::new(cidr, mask.unwrap_or(DEFAULT_NODE_PREFIX))
+            })
+            .map_err(|e| {
+                ConfigError::invalid(
+                    setting,
+                    format!(
+                        "{e}: accepted an IPv4 CIDR such as {DEFAULT_CLUSTER_CIDR} with a node \
+                         mask size between its prefix and 30 (default {DEFAULT_NODE_PREFIX})"
+                    ),
+                )
+            })?;
         let lease_ttl = match args.lease_ttl.or(file.lease_ttl) {
             None => leader::DEFAULT_TTL,
             Some(0) => {
@@ -108,6 +148,7 @@ impl ControllerConfig {
         let storage = args.storage.resolve(file.storage)?;
         Ok(Self {
             services_cidr,
+            pod_cidr,
             domain_internal: args
                 .domain_internal
                 .or(file.domain.internal)
@@ -144,6 +185,7 @@ mod tests {
     fn defaults_are_the_docs_with_a_private_services_cidr() {
         let config = load(&[]).unwrap();
         assert_eq!(config.services_cidr.to_string(), DEFAULT_SERVICES_CIDR);
+        assert_eq!(config.pod_cidr, PodCidr::default());
         assert_eq!(config.storage.driver, StorageDriver::Etcd);
         assert_eq!(config.storage.etcd_endpoints, ["127.0.0.1:2379"]);
         assert_eq!(config.storage.etcd_prefix, "lastbackend");
@@ -158,12 +200,14 @@ mod tests {
     fn flags_win_over_the_file_and_the_file_over_the_defaults() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(
-            b"verbose: 3\nlease_ttl: 5\nstorage:\n  driver: memory\n  etcd:\n    prefix: lb2\n    endpoints: [a:1, b:2]\nservice:\n  cidr: 10.10.0.0/24\n",
+            b"verbose: 3\nlease_ttl: 5\nstorage:\n  driver: memory\n  etcd:\n    prefix: lb2\n    endpoints: [a:1, b:2]\nservice:\n  cidr: 10.10.0.0/24\nnetwork:\n  cidr: 10.50.0.0/16\n  node_mask_size: 26\n",
         )
         .unwrap();
         let path = file.path().to_str().unwrap();
         let config = load(&["-c", path]).unwrap();
         assert_eq!(config.services_cidr.to_string(), "10.10.0.0/24");
+        assert_eq!(config.pod_cidr.cidr().to_string(), "10.50.0.0/16");
+        assert_eq!(config.pod_cidr.node_prefix(), 26);
         assert_eq!(config.storage.driver, StorageDriver::Memory);
         assert_eq!(config.storage.etcd_endpoints, ["a:1", "b:2"]);
         assert_eq!(config.storage.etcd_prefix, "lb2");
@@ -183,8 +227,12 @@ mod tests {
             "7",
             "--etcd-endpoints",
             "c:3",
+            "--cluster-cidr",
+            "10.60.0.0/20",
         ])
         .unwrap();
+        assert_eq!(config.pod_cidr.cidr().to_string(), "10.60.0.0/20");
+        assert_eq!(config.pod_cidr.node_prefix(), 26, "the file's mask stays");
         assert_eq!(config.services_cidr.to_string(), "10.20.0.0/16");
         assert_eq!(config.lease_ttl, Duration::from_secs(3));
         assert_eq!(config.verbose, 7);
@@ -195,6 +243,14 @@ mod tests {
     fn bad_values_name_their_setting() {
         let err = load(&["--services-cidr", "10.0.0.0/33"]).unwrap_err();
         assert!(err.to_string().starts_with("--services-cidr"), "{err}");
+        for bad in [
+            &["--cluster-cidr", "10.244.0.0"][..],
+            &["--node-cidr-mask-size", "8"],
+            &["--node-cidr-mask-size", "31"],
+        ] {
+            let err = load(bad).unwrap_err();
+            assert!(err.to_string().starts_with("--cluster-cidr"), "{err}");
+        }
         let err = load(&["--lease-ttl", "0"]).unwrap_err();
         assert!(err.to_string().starts_with("--lease-ttl"), "{err}");
 

@@ -13,18 +13,16 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::StreamExt;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::types::{Ack, List, MemberReport, NodeRegistration, NodeStatusReport};
 use super::{Api, ApiError, CAS_ATTEMPTS, Result, too_busy};
 use crate::manifest::internal::{DiscoveryManifest, IngressManifest, NodeManifest, Revisioned};
 use crate::model::{
-    Config, Discovery, Endpoint, Exporter, Ingress, Kind, Labels, Meta, Node, Object, Pod,
-    Presence, Route, Secret, SelfLink, Subnet, Volume,
+    Discovery, Endpoint, Exporter, Ingress, Kind, Labels, Meta, Node, Object, Pod, Presence, Route,
+    Secret, SelfLink, Subnet, SubnetSpec, Volume,
 };
 use crate::storage::{Event, EventKind, KeyValue, Revision};
-use crate::store::decode;
 
 /// The heartbeat key of a node or member: `<kind>/lease/<name>`.
 pub fn lease_key(kind: Kind, name: &str) -> String {
@@ -75,32 +73,6 @@ fn value_of<T: DeserializeOwned>(kv: Option<&KeyValue>) -> Option<T> {
         .and_then(|kv| serde_json::from_slice(&kv.value).ok())
 }
 
-/// Only where a pod or volume is placed. Every node's long-poll sees every
-/// pod write, and a manifest filters all pods by node: reading `spec.node`
-/// alone skips decoding templates nobody here needs.
-#[derive(Default, Deserialize)]
-struct Placement {
-    #[serde(default)]
-    spec: PlacementSpec,
-}
-
-#[derive(Default, Deserialize)]
-struct PlacementSpec {
-    #[serde(default)]
-    node: Option<String>,
-}
-
-/// Whether the stored object in `kv` is placed on `node`.
-fn placed_on(kv: Option<&KeyValue>, node: &str) -> bool {
-    value_of::<Placement>(kv).is_some_and(|p| p.spec.node.as_deref() == Some(node))
-}
-
-/// Whether an event touches an object placed on `node`, before or after.
-fn touches(event: &Event, node: &str) -> bool {
-    let now = (event.kind != EventKind::Deleted).then_some(&event.kv);
-    placed_on(now, node) || placed_on(event.prev.as_ref(), node)
-}
-
 /// The object after and before an event.
 fn both<T: DeserializeOwned>(event: &Event) -> (Option<T>, Option<T>) {
     let new = match event.kind {
@@ -132,32 +104,14 @@ fn resolvers(discoveries: &[Discovery]) -> Vec<SocketAddr> {
     discoveries.iter().filter_map(resolver).collect()
 }
 
-fn resolver(d: &Discovery) -> Option<SocketAddr> {
+pub(super) fn resolver(d: &Discovery) -> Option<SocketAddr> {
     let p = d.status.presence;
     (p.ready && p.online).then_some(d.status.address).flatten()
 }
 
-fn exporter_listener(e: &Exporter) -> Option<SocketAddr> {
+pub(super) fn exporter_listener(e: &Exporter) -> Option<SocketAddr> {
     let p = e.status.presence;
     (p.ready && p.online).then_some(e.status.listener).flatten()
-}
-
-/// `ns:name` links of the secrets (or configs) the manifest's pods read.
-fn referenced(pods: &BTreeMap<String, crate::model::PodSpec>, configs: bool) -> BTreeSet<String> {
-    pods.iter()
-        .flat_map(|(link, pod)| {
-            let ns = link.split(':').next().unwrap_or_default();
-            let names = if configs {
-                pod.template.configs()
-            } else {
-                pod.template.secrets()
-            };
-            names
-                .into_iter()
-                .map(|n| format!("{ns}:{n}"))
-                .collect::<Vec<_>>()
-        })
-        .collect()
 }
 
 impl Api {
@@ -300,65 +254,57 @@ impl Api {
     pub async fn node_status(&self, name: &str, report: NodeStatusReport) -> Result<Ack> {
         let link = SelfLink::host(Kind::Node, name);
         // Heartbeat before `online = true`, as in registration; but only for
-        // a node that exists, so a stray push leaves no heartbeat key behind.
-        if self.store.find::<Node>(&link).await?.is_none() {
-            return Err(ApiError::NotFound {
-                kind: Kind::Node,
-                name: name.to_owned(),
-            });
+        // a node that exists, so a stray push leaves no heartbeat key behind
+        // (read raw: `modify` below decodes it).
+        match self.store.storage().get(&link.key()).await {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => return Err(ApiError::not_found(Kind::Node, name)),
+            Err(e) => return Err(e.into()),
         }
         self.heartbeat(&lease_key(Kind::Node, name)).await?;
-        self.modify(&link, None, |node: &mut Node| {
-            let before = node.status.clone();
-            node.status.online = true;
-            node.status.capacity = report.capacity;
-            node.status.allocated = report.allocated;
-            node.status.state = report.drivers.clone();
-            Ok(node.status != before)
-        })
-        .await?;
-        let here = Some(name);
-        for (pod, status) in &report.pods {
-            let Ok(link) = SelfLink::parse(Kind::Pod, pod) else {
-                continue;
-            };
-            let written = self
-                .modify(&link, None, |pod: &mut Pod| {
-                    if pod.spec.node.as_deref() != here || pod.status == *status {
-                        return Ok(false);
-                    }
-                    pod.status = status.clone();
-                    Ok(true)
-                })
-                .await;
-            match written {
-                Ok(_) => {}
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e),
-            }
+        let node = self
+            .modify(&link, None, |node: &mut Node| {
+                let before = node.status.clone();
+                node.status.online = true;
+                node.status.capacity = report.capacity;
+                node.status.allocated = report.allocated;
+                node.status.state = report.drivers.clone();
+                Ok(node.status != before)
+            })
+            .await?;
+        if let (Some(spec), Some(subnet)) = (&report.subnet, &node.info.subnet) {
+            self.report_subnet(name, subnet, spec).await?;
         }
-        for (volume, status) in &report.volumes {
-            let Ok(link) = SelfLink::parse(Kind::Volume, volume) else {
-                continue;
-            };
-            let written = self
-                .modify(&link, None, |v: &mut Volume| {
-                    if v.spec.node.as_deref() != here || v.status == *status {
-                        return Ok(false);
-                    }
-                    v.status = status.clone();
-                    Ok(true)
-                })
-                .await;
-            match written {
-                Ok(_) => {}
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e),
-            }
-        }
+        self.write_statuses::<Pod>(name, &report.pods).await?;
+        self.write_statuses::<Volume>(name, &report.volumes).await?;
         Ok(Ack {
             revision: self.store.storage().revision().await?,
         })
+    }
+
+    /// Copies what the agent's overlay driver reports of its own subnet
+    /// into the `Subnet` object the controller allocated (not yet there, or
+    /// another node's: ignored, the next push repeats it).
+    async fn report_subnet(&self, node: &str, subnet: &str, spec: &SubnetSpec) -> Result<()> {
+        let Ok(link) = SelfLink::parse(Kind::Subnet, subnet) else {
+            return Ok(());
+        };
+        let written = self
+            .modify(&link, None, |s: &mut Subnet| {
+                let mut wanted = spec.clone();
+                wanted.cidr = s.spec.cidr.clone();
+                wanted.addr = wanted.addr.or(s.spec.addr);
+                if s.node != node || s.spec == wanted {
+                    return Ok(false);
+                }
+                s.spec = wanted;
+                Ok(true)
+            })
+            .await;
+        match written {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// `PUT /cluster/node/{name}/meta`: replaces the node's labels and
@@ -407,6 +353,9 @@ impl Api {
     /// [`NodeManifest`]). With `after`, when nothing the node cares about
     /// changed after that revision, waits up to `wait` for such a change
     /// and answers then (or with the same content when `wait` ends).
+    ///
+    /// Served from the view every clone of this `Api` shares (started by
+    /// the first call), caught up with the store before each answer.
     pub async fn node_manifest(
         &self,
         name: &str,
@@ -414,110 +363,20 @@ impl Api {
         wait: Duration,
     ) -> Result<NodeManifest> {
         self.node(name).await?;
-        self.long_poll(
-            after,
-            wait,
-            &[
-                "pod/",
-                "volume/",
-                "endpoint/",
-                "subnet/",
-                "secret/",
-                "config/",
-                "discovery/info/",
-                "exporter/info/",
-            ],
-            || self.compute_node_manifest(name),
-            |event, current| {
-                let key = event.kv.key.as_str();
-                let collection = key.split('/').next().unwrap_or_default();
-                match collection {
-                    "pod" => touches(event, name) && changed(event, |p: &Pod| p.spec.clone()),
-                    "volume" => touches(event, name) && changed(event, |v: &Volume| v.spec.clone()),
-                    "endpoint" => changed(event, |e: &Endpoint| e.spec.clone()),
-                    "subnet" => changed(event, |s: &Subnet| s.spec.clone()),
-                    "secret" => {
-                        referenced(&current.pods, false).contains(&link_of(event, "secret"))
-                            && changed(event, |s: &Secret| s.spec.clone())
-                    }
-                    "config" => {
-                        referenced(&current.pods, true).contains(&link_of(event, "config"))
-                            && changed(event, |c: &Config| c.spec.clone())
-                    }
-                    "discovery" => changed(event, resolver),
-                    "exporter" => changed(event, exporter_listener),
-                    _ => false,
-                }
-            },
-        )
-        .await
-    }
-
-    /// The objects of `T`'s kind placed on `node`, and the read's revision.
-    async fn placed<T: Object>(&self, node: &str) -> Result<(Vec<T>, Revision)> {
-        let list = self
-            .store
-            .storage()
-            .list(&format!("{}/", T::KIND.collection()))
-            .await?;
-        let items = list
-            .items
-            .into_iter()
-            .filter(|kv| placed_on(Some(kv), node))
-            .map(decode)
-            .collect::<std::result::Result<_, _>>()?;
-        Ok((items, list.revision))
-    }
-
-    async fn compute_node_manifest(&self, name: &str) -> Result<NodeManifest> {
-        let (pods, r1) = self.placed::<Pod>(name).await?;
-        let (volumes, r2) = self.placed::<Volume>(name).await?;
-        let (endpoints, r3) = self.store.list::<Endpoint>("").await?;
-        let (subnets, r4) = self.store.list::<Subnet>("").await?;
-        let (discoveries, r5) = self.store.list::<Discovery>("").await?;
-        let (exporters, r6) = self.store.list::<Exporter>("").await?;
-        let mut m = NodeManifest {
-            // The oldest read: whatever changed after it is seen by a watch
-            // from it, at worst once more.
-            revision: [r1, r2, r3, r4, r5, r6]
-                .into_iter()
-                .min()
-                .unwrap_or_default(),
-            resolvers: resolvers(&discoveries),
-            exporter: exporters.iter().find_map(exporter_listener),
-            subnets: subnets
-                .into_iter()
-                .map(|s| (s.meta.self_link, s.spec))
-                .collect(),
-            pods: pods
-                .into_iter()
-                .map(|p: Pod| (p.meta.self_link, p.spec))
-                .collect(),
-            volumes: volumes
-                .into_iter()
-                .map(|v: Volume| (v.meta.self_link, v.spec))
-                .collect(),
-            endpoints: endpoints
-                .into_iter()
-                .map(|e| (e.meta.self_link, e.spec))
-                .collect(),
-            ..NodeManifest::default()
-        };
-        for link in referenced(&m.pods, false) {
-            if let Ok(link) = SelfLink::parse(Kind::Secret, &link)
-                && let Some(secret) = self.store.find::<Secret>(&link).await?
-            {
-                m.secrets.insert(secret.meta.self_link, secret.spec);
+        let storage = self.store.storage();
+        let view = self.views.agents(storage);
+        let now = view.catch_up(storage.as_ref()).await?;
+        let mut changes = view.subscribe(name);
+        match after {
+            // A revision from another store (the cluster was rebuilt), or
+            // from before the view began: what changed since is unknown.
+            Some(after) if after <= now && after >= view.base() => {
+                changes.changed_after(after, wait).await;
+                view.catch_up(storage.as_ref()).await?;
             }
+            _ => {}
         }
-        for link in referenced(&m.pods, true) {
-            if let Ok(link) = SelfLink::parse(Kind::Config, &link)
-                && let Some(config) = self.store.find::<Config>(&link).await?
-            {
-                m.configs.insert(config.meta.self_link, config.spec);
-            }
-        }
-        Ok(m)
+        Ok(view.node_manifest(name))
     }
 
     /// Answers `compute()` at once, or, when `after` is given, once a
@@ -803,7 +662,13 @@ impl Api {
         self.long_poll(
             after,
             wait,
-            &["route/", "endpoint/", "subnet/", "discovery/info/"],
+            &[
+                "route/",
+                "endpoint/",
+                "subnet/",
+                "discovery/info/",
+                "secret/",
+            ],
             || self.compute_ingress_manifest(name),
             |event, current| match event.kv.key.split('/').next().unwrap_or_default() {
                 "route" => {
@@ -820,6 +685,10 @@ impl Api {
                 }
                 "subnet" => changed(event, |s: &Subnet| s.spec.clone()),
                 "discovery" => changed(event, resolver),
+                "secret" => {
+                    route_secrets(&current.routes).contains(&link_of(event, "secret"))
+                        && changed(event, |s: &Secret| s.spec.clone())
+                }
                 _ => false,
             },
         )
@@ -849,6 +718,13 @@ impl Api {
                 && let Some(endpoint) = self.store.find::<Endpoint>(&link).await?
             {
                 m.endpoints.insert(endpoint.meta.self_link, endpoint.spec);
+            }
+        }
+        for link in route_secrets(&m.routes) {
+            if let Ok(link) = SelfLink::parse(Kind::Secret, &link)
+                && let Some(secret) = self.store.find::<Secret>(&link).await?
+            {
+                m.secrets.insert(secret.meta.self_link, secret.spec);
             }
         }
         Ok(m)
@@ -893,6 +769,18 @@ fn route_endpoints(routes: &BTreeMap<String, crate::model::RouteSpec>) -> BTreeS
                 .rules
                 .iter()
                 .map(move |rule| format!("{ns}:{}", rule.service))
+        })
+        .collect()
+}
+
+/// `ns:secret` links of the secrets routes terminate TLS with.
+fn route_secrets(routes: &BTreeMap<String, crate::model::RouteSpec>) -> BTreeSet<String> {
+    routes
+        .iter()
+        .filter_map(|(link, route)| {
+            let ns = link.split(':').next().unwrap_or_default();
+            let secret = route.tls.as_ref()?.secret.as_deref()?;
+            Some(format!("{ns}:{secret}"))
         })
         .collect()
 }

@@ -224,6 +224,7 @@ fn container(path: &str, c: &ContainerManifest) -> Result<Container> {
             search: c.dns.search.clone(),
         },
         extra_hosts: c.extra_hosts.clone(),
+        probes: c.probes.clone().unwrap_or_default(),
     })
 }
 
@@ -368,6 +369,8 @@ pub fn route_spec(m: &RouteManifest, default_endpoint: &str) -> Result<RouteSpec
             ingress: m.spec.selector.ingress.clone(),
         },
         ingress: None,
+        tls: None,
+        tcp: false,
     })
 }
 

@@ -5,8 +5,9 @@
 //! `api-contract.md`): CRUD over namespaces and the objects in them, the
 //! transactional [`Api::apply`], watches, and the agents' side (node,
 //! ingress, discovery and exporter registration, status pushes and their
-//! long-polled manifests). It keeps no state of its own besides the store,
-//! so any number of API servers can serve one cluster.
+//! long-polled manifests). Its only state besides the store is a cache
+//! the store feeds (the agents' view, see `view.rs`), so any number of API
+//! servers can serve one cluster.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -31,20 +32,24 @@
 
 mod agents;
 mod apply;
+mod control_plane;
 mod convert;
 mod error;
 mod namespace;
 mod objects;
 mod quota;
 mod service;
+mod status;
 #[cfg(test)]
 mod tests;
 pub mod types;
+mod view;
 mod watch;
 
 use std::time::Duration;
 
 pub use agents::lease_key;
+pub use control_plane::{ControlPlane, ControlPlaneError, ControlPlaneResult};
 pub use convert::{
     config_spec, namespace_spec, route_spec, secret_spec, service_spec, volume_spec,
 };
@@ -106,12 +111,14 @@ pub struct ApplyOptions {
     pub redeploy: bool,
 }
 
-/// The API's operations over a store. Cheap to clone; keeps nothing but the
-/// store and the settings.
+/// The API's operations over a store. Cheap to clone; keeps the store, the
+/// settings and, once an agent asks for its manifest, one view of the store
+/// shared by every clone (stopped when the last clone is dropped).
 #[derive(Clone, Debug)]
 pub struct Api {
     store: Store,
     settings: std::sync::Arc<Settings>,
+    views: std::sync::Arc<view::Views>,
 }
 
 impl Api {
@@ -120,6 +127,7 @@ impl Api {
         Self {
             store,
             settings: std::sync::Arc::new(settings),
+            views: std::sync::Arc::default(),
         }
     }
 

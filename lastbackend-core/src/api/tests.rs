@@ -5,6 +5,7 @@ mod agents;
 mod apply;
 mod crud;
 mod quota;
+mod view;
 mod watch;
 
 use std::sync::Arc;

@@ -161,6 +161,12 @@ pub struct NodeStatusReport {
     pub pods: BTreeMap<String, PodStatus>,
     /// Every cluster volume it holds, by selflink.
     pub volumes: BTreeMap<String, VolumeStatus>,
+    /// Its own pod subnet as its overlay driver set it up (what
+    /// `Cni::setup` returned: interface, hardware and tunnel addresses),
+    /// copied into its `Subnet` object for peers; the CIDR stays the
+    /// controller's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<crate::model::SubnetSpec>,
 }
 
 /// `PUT /{ingress,discovery,exporter}/{name}/status` and registration.

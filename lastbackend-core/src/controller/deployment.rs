@@ -1,17 +1,25 @@
 //! The deployment reconciler: keeps a deployment's pods at its replicas,
 //! placed by the scheduler, and derives its status from them.
 //!
-//! - A secret, config or volume the template names that is missing makes
-//!   the deployment `waiting` (the names in the message); nothing starts.
+//! - A secret, config or volume the template names that is missing (a
+//!   volume: or not yet `ready`) makes the deployment `waiting` (the names
+//!   in the message); nothing starts.
 //! - Missing pods are created (names: 7 random hex characters, create-only)
 //!   and placed at once with the [`Policy`](crate::scheduler::Policy) over
 //!   a [`Snapshot`] of the nodes and pods. An unschedulable pod is kept in
 //!   state `error` with the scheduler's reason, and the deployment is
-//!   retried with the controller's backoff.
+//!   retried with the controller's backoff. A pod follows its persistent
+//!   volumes' node; volumes on different nodes make it unschedulable,
+//!   saying which.
 //! - Extra pods are removed in the contract's victim order: error first,
 //!   then not ready, then ready, newest first in each group.
 //! - A pod on an offline (or vanished) node is deleted at once, nobody will
 //!   confirm its removal, and replaced.
+//! - A pod on a node in maintenance (`spec.maintenance`) is replaced on
+//!   another node and removed once the deployment is ready without it.
+//! - A pod in maintenance (`spec.state.maintenance`) is left alone: never a
+//!   scale-down victim, never moved off a node in maintenance (it still
+//!   goes with its deployment, or with its node when that goes offline).
 //! - Removal: a placed pod is marked `spec.state.destroy`; its agent removes
 //!   it and reports `destroyed`; then the pod is deleted.
 //! - Destroy: every pod is removed; with none left the deployment becomes
@@ -22,20 +30,21 @@
 //! pod.
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde::Deserialize;
 
 use super::manager::{BuiltController, Context, ReconcileError};
 use super::runtime::{Action, Cache, Reconciler};
 use crate::model::{
-    Config, Dependencies, DependencyState, Deployment, Kind, Meta, Node, Pod, PodSpec, Secret,
-    SelfLink, State, Status, Volume,
+    Config, Dependencies, DependencyState, Deployment, Kind, Meta, Node, NodeSpec, Pod, PodSpec,
+    Secret, SelfLink, State, Status, Volume,
 };
 use crate::scheduler::{PodRequest, Snapshot};
 use crate::storage::BoxError;
-use crate::store::Writes;
+use crate::store::{Store, Writes};
 
 /// Builds the deployment controller: a deployment is reconciled when it,
 /// one of its pods, a node its pods are on, or a secret, config or volume of its namespace
@@ -44,7 +53,7 @@ pub fn build(context: &Context) -> BuiltController {
     let mut controller = context.controller();
     let deployments = controller.watch::<Deployment>("", |d| vec![d.meta.self_link.clone()]);
     let pods = controller.watch::<Pod>("", |p| parent(&p.meta.self_link, Kind::Pod));
-    controller.watch::<Node>("", move |n| {
+    let nodes = controller.watch::<Node>("", move |n| {
         on_node(&pods, &n.meta.name, |p| parent(p, Kind::Pod))
     });
     let in_namespace = |cache: &Arc<Cache<Deployment>>| {
@@ -66,7 +75,7 @@ pub fn build(context: &Context) -> BuiltController {
     controller.watch::<Volume>("", move |v| waiting(v.meta.namespace.as_ref()));
     BuiltController {
         controller,
-        reconciler: Arc::new(DeploymentReconciler::new(context.clone())),
+        reconciler: Arc::new(DeploymentReconciler::new(context.clone()).node_cache(nodes)),
     }
 }
 
@@ -89,10 +98,9 @@ pub(super) fn on_node(
     key_of: impl Fn(&str) -> Vec<String>,
 ) -> Vec<String> {
     let mut keys: Vec<String> = pods
-        .list()
-        .iter()
-        .filter(|p| p.spec.node.as_deref() == Some(node))
-        .flat_map(|p| key_of(&p.meta.self_link))
+        .scan(|p| (p.spec.node.as_deref() == Some(node)).then(|| key_of(&p.meta.self_link)))
+        .into_iter()
+        .flatten()
         .collect();
     keys.sort_unstable();
     keys.dedup();
@@ -116,12 +124,65 @@ pub(super) fn online(nodes: &BTreeMap<String, bool>, node: Option<&str>) -> bool
     node.and_then(|n| nodes.get(n)).copied().unwrap_or(false)
 }
 
-/// Node names to their online flag.
-pub(super) fn node_states(nodes: &[Node]) -> BTreeMap<String, bool> {
-    nodes
-        .iter()
-        .map(|n| (n.meta.name.clone(), n.status.online))
-        .collect()
+/// What the reconcilers read of a node; the rest of it (info, capacity,
+/// drivers) is skipped, not decoded, as this runs on every reconcile.
+#[derive(Default, Deserialize)]
+struct NodeFlags {
+    #[serde(default)]
+    spec: NodeSpec,
+    #[serde(default)]
+    status: Online,
+}
+
+#[derive(Default, Deserialize)]
+struct Online {
+    #[serde(default)]
+    online: bool,
+}
+
+/// Node names to their online flag, and the nodes in maintenance.
+pub(super) type NodeStates = (BTreeMap<String, bool>, BTreeSet<String>);
+
+/// [`NodeStates`] from the reconciler's node watch cache when it has one
+/// (that watch queues its reconciles, and caches a change before queueing
+/// it, so a reconcile never sees an older node than its trigger), else
+/// read from the store.
+pub(super) async fn node_states(
+    store: &Store,
+    cache: Option<&Cache<Node>>,
+) -> Result<NodeStates, crate::storage::Error> {
+    if let Some(cache) = cache {
+        let mut draining = BTreeSet::new();
+        let online = cache
+            .scan(|n| {
+                if n.spec.maintenance {
+                    draining.insert(n.meta.name.clone());
+                }
+                Some((n.meta.name.clone(), n.status.online))
+            })
+            .into_iter()
+            .collect();
+        return Ok((online, draining));
+    }
+    let prefix = format!("{}/", Kind::Node.collection());
+    let list = store.storage().list(&prefix).await?;
+    let mut online = BTreeMap::new();
+    let mut draining = BTreeSet::new();
+    for kv in list.items {
+        let Some(name) = kv.key.strip_prefix(&prefix) else {
+            continue;
+        };
+        let flags: NodeFlags =
+            serde_json::from_slice(&kv.value).map_err(|e| crate::storage::Error::Corrupt {
+                key: kv.key.clone(),
+                reason: e.to_string(),
+            })?;
+        if flags.spec.maintenance {
+            draining.insert(name.to_owned());
+        }
+        online.insert(name.to_owned(), flags.status.online);
+    }
+    Ok((online, draining))
 }
 
 /// A pod's place in the scale-down order: lower goes first.
@@ -186,6 +247,8 @@ pub struct DeploymentReconciler {
     /// Held from the snapshot to the commit of a placement, so two workers
     /// never place on a node the room only one of them saw.
     placing: tokio::sync::Mutex<()>,
+    /// Nodes from the watch that queues reconciles; else read each time.
+    nodes: Option<Arc<Cache<Node>>>,
 }
 
 impl DeploymentReconciler {
@@ -194,7 +257,15 @@ impl DeploymentReconciler {
         Self {
             context,
             placing: tokio::sync::Mutex::new(()),
+            nodes: None,
         }
+    }
+
+    /// Reads nodes' states from this watch cache, which must queue the
+    /// reconciles of pods' deployments on node changes (as [`build`]'s).
+    pub fn node_cache(mut self, nodes: Arc<Cache<Node>>) -> Self {
+        self.nodes = Some(nodes);
+        self
     }
 
     /// Reconciles the deployment with this selflink.
@@ -208,8 +279,7 @@ impl DeploymentReconciler {
         };
         let prefix = pods_prefix(&link).unwrap_or_default();
         let (pods, _) = store.list::<Pod>(&prefix).await?;
-        let (nodes, _) = store.list::<Node>("").await?;
-        let states = node_states(&nodes);
+        let (states, draining) = node_states(store, self.nodes.as_deref()).await?;
         if deployment.spec.state.destroy {
             return self.destroy(deployment, pods, &states).await;
         }
@@ -245,8 +315,18 @@ impl DeploymentReconciler {
         // Pods to write, by selflink, with whether they are new.
         let mut changed: BTreeMap<String, (Pod, bool)> = BTreeMap::new();
         let replicas = deployment.spec.replicas;
+        // Pods on a node in maintenance move: they are replaced now and go
+        // once the deployment is ready without them (a pod in maintenance
+        // itself stays).
+        let (leaving, mut live): (Vec<Pod>, Vec<Pod>) = live.into_iter().partition(|p| {
+            !p.spec.state.maintenance && p.spec.node.as_ref().is_some_and(|n| draining.contains(n))
+        });
         if live.len() > replicas as usize {
-            for mut victim in scale_down_victims(&live, replicas) {
+            // Pods in maintenance are kept; they count towards replicas.
+            let (kept, candidates): (Vec<Pod>, Vec<Pod>) =
+                live.iter().cloned().partition(|p| p.spec.state.maintenance);
+            let room = replicas.saturating_sub(u32::try_from(kept.len()).unwrap_or(u32::MAX));
+            for mut victim in scale_down_victims(&candidates, room) {
                 live.retain(|p| p.meta.self_link != victim.meta.self_link);
                 if victim.spec.node.is_none() {
                     writes = writes.delete(&victim);
@@ -260,6 +340,13 @@ impl DeploymentReconciler {
             let pod = new_pod(&link, &deployment);
             changed.insert(pod.meta.self_link.clone(), (pod.clone(), true));
             live.push(pod);
+        }
+        let replaced = live.iter().filter(|p| p.status.ready).count() >= replicas as usize;
+        for mut pod in leaving {
+            if replaced {
+                pod.spec.state.destroy = true;
+                changed.insert(pod.meta.self_link.clone(), (pod, false));
+            }
         }
 
         let _placing = if live.iter().any(|p| p.spec.node.is_none()) {
@@ -324,10 +411,18 @@ impl DeploymentReconciler {
         for pod in live.iter_mut().filter(|p| p.spec.node.is_none()) {
             let before = pod.clone();
             let mut request = PodRequest::from_pod(pod);
-            if let Some(node) = self.volume_node(pod).await? {
-                request = request.on_volume_node(node);
-            }
-            match policy.place(&snapshot, &request) {
+            let placed = match self.volume_node(pod).await? {
+                Ok(node) => {
+                    if let Some(node) = node {
+                        request = request.on_volume_node(node);
+                    }
+                    policy
+                        .place(&snapshot, &request)
+                        .map_err(|why| why.to_string())
+                }
+                Err(why) => Err(why),
+            };
+            match placed {
                 Ok(placement) => {
                     // The node came from the snapshot: it is known.
                     let _ = snapshot.assume(&placement.node, &request);
@@ -336,7 +431,7 @@ impl DeploymentReconciler {
                 }
                 Err(why) => {
                     failed += 1;
-                    reason = why.to_string();
+                    reason = why;
                     pod.status.status = Status::with_message(State::Error, reason.clone());
                 }
             }
@@ -351,19 +446,35 @@ impl DeploymentReconciler {
         Ok((failed > 0).then_some((failed, reason)))
     }
 
-    /// The node of a persistent volume the pod mounts, if any has one.
-    async fn volume_node(&self, pod: &Pod) -> Result<Option<String>, ReconcileError> {
+    /// The node the pod's persistent volumes are on, if they are placed;
+    /// `Err` saying which when they are on different nodes (a pod mounts
+    /// them all on its own node).
+    async fn volume_node(
+        &self,
+        pod: &Pod,
+    ) -> Result<Result<Option<String>, String>, ReconcileError> {
         let Some(ns) = pod.meta.namespace.as_deref() else {
-            return Ok(None);
+            return Ok(Ok(None));
         };
+        let mut first: Option<(&str, String)> = None;
         for name in pod.spec.template.persistent_volumes() {
             let link = SelfLink::namespaced(Kind::Volume, ns, name);
             let volume = self.context.store.find::<Volume>(&link).await?;
-            if let Some(node) = volume.and_then(|v| v.spec.node) {
-                return Ok(Some(node));
+            let Some(node) = volume.and_then(|v| v.spec.node) else {
+                continue;
+            };
+            match &first {
+                None => first = Some((name, node)),
+                Some((other, there)) if *there != node => {
+                    return Ok(Err(format!(
+                        "volume {other} is on node {there} and volume {name} on node {node}: \
+                         a pod needs all its volumes on one node"
+                    )));
+                }
+                Some(_) => {}
             }
         }
-        Ok(None)
+        Ok(Ok(first.map(|(_, node)| node)))
     }
 
     /// `Some(deployment in waiting)` when a dependency is missing.
@@ -395,13 +506,18 @@ impl DeploymentReconciler {
         }
         for name in template.persistent_volumes() {
             let link = SelfLink::namespaced(Kind::Volume, ns, name);
-            let there = store
+            let volume = store
                 .find::<Volume>(&link)
                 .await?
-                .is_some_and(|v| !v.spec.state.destroy);
-            deps.volumes.insert(name.to_owned(), state_of(there));
-            if !there {
-                missing.push(format!("volume {name}"));
+                .filter(|v| !v.spec.state.destroy);
+            // Pods start once their volumes are made on their node, not
+            // merely asked for.
+            let ready = volume.as_ref().is_some_and(|v| v.status.ready);
+            deps.volumes.insert(name.to_owned(), state_of(ready));
+            match volume {
+                None => missing.push(format!("volume {name}")),
+                Some(_) if !ready => missing.push(format!("volume {name} to be ready")),
+                Some(_) => {}
             }
         }
         if missing.is_empty() {

@@ -18,8 +18,8 @@ use tokio::task::JoinSet;
 
 use super::leader::{self, Leadership};
 use super::runtime::{self, Backoff, Controller, Reconciler};
-use super::{deployment, namespace, node, route, service, volume};
-use crate::ipam::{self, Ipam, Ipv4Cidr};
+use super::{deployment, namespace, node, route, service, subnet, volume};
+use crate::ipam::{self, Ipam, Ipv4Cidr, PodCidr, SubnetPool};
 use crate::model::{Discovery, Exporter, Ingress, Node};
 use crate::scheduler::{DefaultPolicy, Policy};
 use crate::storage::{self, Revision};
@@ -36,6 +36,8 @@ pub struct Settings {
     pub internal_domain: String,
     /// Where service VIPs come from.
     pub services_cidr: Ipv4Cidr,
+    /// Where node pod subnets come from.
+    pub pod_cidr: PodCidr,
     /// Where pods go.
     pub policy: Arc<dyn Policy>,
     /// Workers per reconciler.
@@ -51,6 +53,7 @@ impl fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("internal_domain", &self.internal_domain)
             .field("services_cidr", &self.services_cidr)
+            .field("pod_cidr", &self.pod_cidr)
             .field("workers", &self.workers)
             .field("backoff", &self.backoff)
             .field("resync", &self.resync)
@@ -63,6 +66,7 @@ impl Default for Settings {
         Self {
             internal_domain: DEFAULT_INTERNAL_DOMAIN.to_owned(),
             services_cidr: Ipv4Cidr::services_default(),
+            pod_cidr: PodCidr::default(),
             policy: Arc::new(DefaultPolicy),
             workers: 2,
             backoff: Backoff::default(),
@@ -81,6 +85,12 @@ impl Settings {
     /// Sets the services CIDR.
     pub fn services_cidr(mut self, cidr: Ipv4Cidr) -> Self {
         self.services_cidr = cidr;
+        self
+    }
+
+    /// Sets the cluster CIDR and node block size of pod subnets.
+    pub fn pod_cidr(mut self, pod_cidr: PodCidr) -> Self {
+        self.pod_cidr = pod_cidr;
         self
     }
 
@@ -156,17 +166,21 @@ pub struct Context {
     pub writer: Writer,
     /// Service VIPs.
     pub ipam: Ipam,
+    /// Node pod subnets.
+    pub subnets: SubnetPool,
 }
 
 impl Context {
     /// A context over `store` writing through `writer`.
     pub fn new(store: Store, settings: Arc<Settings>, writer: Writer) -> Self {
         let ipam = Ipam::new(store.storage().clone(), settings.services_cidr);
+        let subnets = SubnetPool::new(store.storage().clone(), settings.pod_cidr);
         Self {
             store,
             settings,
             writer,
             ipam,
+            subnets,
         }
     }
 
@@ -208,7 +222,7 @@ pub enum ReconcileError {
     /// Writing failed (a lost compare-and-swap, a lost leadership).
     #[error(transparent)]
     Write(#[from] leader::Error),
-    /// VIP allocation failed.
+    /// VIP or subnet allocation failed.
     #[error(transparent)]
     Ipam(#[from] ipam::Error),
     /// Some pods could not be placed; they carry the reason too.
@@ -253,13 +267,15 @@ impl fmt::Debug for ControllerManager {
 
 impl ControllerManager {
     /// A manager with the platform's reconcilers: services, deployments,
-    /// namespaces, node and member presence, volumes and routes.
+    /// namespaces, node and member presence, node subnets, volumes and
+    /// routes.
     pub fn new(store: Store, settings: Settings) -> Self {
         let mut manager = Self::empty(store, settings);
         manager.add("service", service::build);
         manager.add("deployment", deployment::build);
         manager.add("namespace", namespace::build);
         manager.add("node", node::build::<Node>);
+        manager.add("subnet", subnet::build);
         manager.add("ingress", node::build::<Ingress>);
         manager.add("discovery", node::build::<Discovery>);
         manager.add("exporter", node::build::<Exporter>);

@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use super::deployment::{node_states, on_node, online};
 use super::manager::{BuiltController, Context, ReconcileError};
 use super::rollout::{Side, rolling_step_many};
-use super::runtime::{Action, Reconciler};
+use super::runtime::{Action, Cache, Reconciler};
 use crate::model::{
     Deployment, DeploymentSpec, DeploymentStatus, Endpoint, EndpointSpec, Kind, Meta, Namespace,
     Node, Pod, SelfLink, Service, State, Status, StrategyKind,
@@ -59,12 +59,12 @@ pub fn build(context: &Context) -> BuiltController {
     controller.watch::<Endpoint>("", |e| vec![e.meta.self_link.clone()]);
     controller.watch::<Deployment>("", |d| service_of(&d.meta.self_link, Kind::Deployment));
     let pods = controller.watch::<Pod>("", |p| service_of(&p.meta.self_link, Kind::Pod));
-    controller.watch::<Node>("", move |n| {
+    let nodes = controller.watch::<Node>("", move |n| {
         on_node(&pods, &n.meta.name, |p| service_of(p, Kind::Pod))
     });
     BuiltController {
         controller,
-        reconciler: Arc::new(ServiceReconciler::new(context.clone())),
+        reconciler: Arc::new(ServiceReconciler::new(context.clone()).node_cache(nodes)),
     }
 }
 
@@ -81,6 +81,8 @@ fn service_of(self_link: &str, kind: Kind) -> Vec<String> {
 #[derive(Debug)]
 pub struct ServiceReconciler {
     context: Context,
+    /// Nodes from the watch that queues reconciles; else read each time.
+    nodes: Option<Arc<Cache<Node>>>,
 }
 
 /// The deployments of one service, by name, as read and as changed.
@@ -150,7 +152,17 @@ fn pods_of<'a>(deployment: &'a Deployment, pods: &'a [Pod]) -> impl Iterator<Ite
 impl ServiceReconciler {
     /// A reconciler reading and writing through `context`.
     pub fn new(context: Context) -> Self {
-        Self { context }
+        Self {
+            context,
+            nodes: None,
+        }
+    }
+
+    /// Reads nodes' states from this watch cache, which must queue the
+    /// reconciles of pods' services on node changes (as [`build`]'s).
+    pub fn node_cache(mut self, nodes: Arc<Cache<Node>>) -> Self {
+        self.nodes = Some(nodes);
+        self
     }
 
     /// Reconciles the service with this selflink.
@@ -234,8 +246,7 @@ impl ServiceReconciler {
         let (pods, _) = store.list::<Pod>(&format!("{key}:")).await?;
         let active = rollout(&service, &current, &mut deployments, &pods);
 
-        let (nodes, _) = store.list::<Node>("").await?;
-        let nodes = node_states(&nodes);
+        let (nodes, _) = node_states(store, self.nodes.as_deref()).await?;
         let mut writes = Writes::new();
         for deployment in deployments.changed.values() {
             writes = writes.update(deployment)?;

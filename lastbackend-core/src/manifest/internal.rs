@@ -45,6 +45,10 @@ pub struct NodeManifest {
     /// Every node's overlay subnet (the agent tunnels to its peers), by
     /// selflink.
     pub subnets: BTreeMap<String, SubnetSpec>,
+    /// This node's own pod subnet, a key of `subnets`; `None` until the
+    /// controller has allocated it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<String>,
     /// The pods placed on this node, by selflink; `state.destroy` asks the
     /// agent to remove one.
     pub pods: BTreeMap<String, PodSpec>,
@@ -73,6 +77,9 @@ pub struct IngressManifest {
     pub endpoints: BTreeMap<String, EndpointSpec>,
     /// Every node's overlay subnet, by selflink.
     pub subnets: BTreeMap<String, SubnetSpec>,
+    /// The secrets those routes terminate TLS with, by selflink.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, SecretSpec>,
 }
 
 /// What a discovery server needs besides the endpoints it watches.

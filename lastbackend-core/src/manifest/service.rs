@@ -173,6 +173,10 @@ pub struct ContainerManifest {
     /// Extra `/etc/hosts` entries, `host:ip`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extra_hosts: Vec<String>,
+    /// Liveness and readiness checks, in the entity model's shape:
+    /// `{liveness: {http: {port: 8080, path: /healthz}, period: 5}}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes: Option<crate::model::Probes>,
 }
 
 /// `image` of a container.

@@ -849,3 +849,40 @@ fn hostile_input_is_an_error_not_a_crash() {
     let err = parse(&laughs).unwrap_err().to_string();
     assert!(err.contains("repetition limit exceeded"), "{err}");
 }
+
+#[test]
+fn probes_convert_and_bad_ones_name_their_field() {
+    let text = container_with(
+        "        probes:\n          liveness: {http: {port: 8080, path: /healthz}, period: 5}\n          readiness: {exec: {command: [cat, /tmp/ready]}}\n",
+    );
+    let service = service(&text);
+    let probes = service.spec.template.containers[0].probes.clone().unwrap();
+    let liveness = probes.liveness.unwrap();
+    assert_eq!(
+        liveness.action,
+        crate::model::ProbeAction::Http {
+            port: 8080,
+            path: "/healthz".into()
+        }
+    );
+    assert_eq!(
+        (
+            liveness.period,
+            liveness.timeout,
+            liveness.failure_threshold
+        ),
+        (5, 1, 3)
+    );
+    let spec = crate::api::service_spec(&service).unwrap();
+    assert!(spec.template.containers[0].probes.readiness.is_some());
+
+    let bad = container_with(
+        "        probes:\n          liveness: {tcp: {port: 0}, period: 0}\n          readiness: {exec: {command: []}}\n",
+    );
+    let found = problems(&bad);
+    let at = |path: &str| found.iter().any(|(p, _)| p == path);
+    let base = "spec.template.containers[0].probes";
+    assert!(at(&format!("{base}.liveness.tcp.port")), "{found:?}");
+    assert!(at(&format!("{base}.liveness.period")), "{found:?}");
+    assert!(at(&format!("{base}.readiness.exec.command")), "{found:?}");
+}

@@ -487,6 +487,18 @@ impl Validator {
                 v.index_of("search", i, |v| v.hostname_here(domain));
             }
         });
+        if let Some(probes) = &c.probes {
+            self.field("probes", |v| {
+                for (name, probe) in [
+                    ("liveness", &probes.liveness),
+                    ("readiness", &probes.readiness),
+                ] {
+                    if let Some(probe) = probe {
+                        v.field(name, |v| v.probe(probe));
+                    }
+                }
+            });
+        }
         for (i, host) in c.extra_hosts.iter().enumerate() {
             let valid = host
                 .split_once(':')
@@ -495,6 +507,33 @@ impl Validator {
                 self.index_of("extra_hosts", i, |v| {
                     v.error(format!("{host:?} must be host:ip, e.g. db:10.0.0.2"));
                 });
+            }
+        }
+    }
+
+    fn probe(&mut self, probe: &crate::model::Probe) {
+        use crate::model::ProbeAction;
+        match &probe.action {
+            ProbeAction::Exec { command } if command.is_empty() => {
+                self.error_at(
+                    "exec.command",
+                    "required: the command to run in the container",
+                );
+            }
+            ProbeAction::Http { port: 0, .. } => self.error_at("http.port", "must be 1-65535"),
+            ProbeAction::Http { path, .. } if !path.starts_with('/') => {
+                self.error_at("http.path", format!("{path:?} must start with '/'"));
+            }
+            ProbeAction::Tcp { port: 0 } => self.error_at("tcp.port", "must be 1-65535"),
+            _ => {}
+        }
+        for (name, value) in [
+            ("period", probe.period),
+            ("timeout", probe.timeout),
+            ("failure_threshold", probe.failure_threshold),
+        ] {
+            if value == 0 {
+                self.error_at(name, "must be at least 1");
             }
         }
     }

@@ -37,7 +37,7 @@ pub use namespace::{
 };
 pub use node::{DriverState, Node, NodeDrivers, NodeInfo, NodeResources, NodeSpec, NodeStatus};
 pub use pod::{ContainerStatus, Pod, PodNetwork, PodSpec, PodStatus};
-pub use route::{Route, RouteRule, RouteSelector, RouteSpec};
+pub use route::{Route, RouteRule, RouteSelector, RouteSpec, RouteTls};
 pub use secret::{Config, ConfigSpec, ConfigType, Secret, SecretSpec, SecretType};
 pub use selflink::{SelfLink, SelfLinkError};
 pub use service::{
@@ -47,9 +47,9 @@ pub use service::{
 pub use state::{State, Status};
 pub use subnet::{NetworkInterface, Subnet, SubnetSpec};
 pub use template::{
-    Container, ContainerResources, Dns, EnvSource, EnvVar, Exec, FilesRef, Image, KeyRef,
-    Resources, Restart, RestartPolicy, Security, Template, TemplateVolume, VolumeMount, VolumeRef,
-    VolumeSource,
+    Container, ContainerResources, Dns, EnvSource, EnvVar, Exec, FilesRef, Image, KeyRef, Probe,
+    ProbeAction, Probes, Resources, Restart, RestartPolicy, Security, Template, TemplateVolume,
+    VolumeMount, VolumeRef, VolumeSource,
 };
 pub use volume::{AccessMode, Volume, VolumeSpec, VolumeStatus, VolumeType};
 

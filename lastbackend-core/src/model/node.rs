@@ -48,6 +48,10 @@ pub struct NodeInfo {
 pub struct NodeSpec {
     /// No new pods.
     pub unschedulable: bool,
+    /// Drained for maintenance: no new pods, and the controller moves its
+    /// pods elsewhere (replacements first; each old pod goes once its
+    /// deployment is ready without it).
+    pub maintenance: bool,
 }
 
 /// A node's observed state.

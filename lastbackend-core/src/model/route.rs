@@ -29,6 +29,27 @@ pub struct RouteSpec {
     /// The ingress carrying it (set by the controller).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ingress: Option<String>,
+    /// TLS on the route's port: terminated with a secret's certificate, or
+    /// passed through by SNI. Plain text when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<RouteTls>,
+    /// Plain TCP: every connection on the port goes to the first rule's
+    /// service; host and paths are not looked at.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tcp: bool,
+}
+
+/// TLS on a route's port.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteTls {
+    /// A secret in the route's namespace holding `tls.crt` (the PEM chain)
+    /// and `tls.key` (its PEM key): the ingress terminates TLS with them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Pass TLS through untouched to the service, chosen by SNI (no secret).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub passthrough: bool,
 }
 
 /// Ingress selection.

@@ -134,6 +134,104 @@ pub struct Container {
     /// `host:ip` lines added to `/etc/hosts`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extra_hosts: Vec<String>,
+    /// Health checks the node agent runs.
+    #[serde(skip_serializing_if = "Probes::is_empty")]
+    pub probes: Probes,
+}
+
+/// A container's health checks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Probes {
+    /// Failing it restarts the container (with backoff).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<Probe>,
+    /// Until it passes, the pod is not ready and takes no endpoint traffic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<Probe>,
+}
+
+impl Probes {
+    /// No probe.
+    pub fn is_empty(&self) -> bool {
+        self.liveness.is_none() && self.readiness.is_none()
+    }
+}
+
+/// One health check and its timing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    /// What it checks.
+    #[serde(flatten)]
+    pub action: ProbeAction,
+    /// Seconds after the container starts before the first check.
+    #[serde(default)]
+    pub initial_delay: u32,
+    /// Seconds between checks.
+    #[serde(default = "Probe::default_period")]
+    pub period: u32,
+    /// Seconds a check may take.
+    #[serde(default = "Probe::default_timeout")]
+    pub timeout: u32,
+    /// Consecutive failures that count as failed.
+    #[serde(default = "Probe::default_threshold")]
+    pub failure_threshold: u32,
+}
+
+impl Probe {
+    /// A check of `action` with the default timing: every 10 s, 1 s
+    /// timeout, failed after 3 failures in a row.
+    pub fn new(action: ProbeAction) -> Self {
+        Self {
+            action,
+            initial_delay: 0,
+            period: Self::default_period(),
+            timeout: Self::default_timeout(),
+            failure_threshold: Self::default_threshold(),
+        }
+    }
+
+    fn default_period() -> u32 {
+        10
+    }
+
+    fn default_timeout() -> u32 {
+        1
+    }
+
+    fn default_threshold() -> u32 {
+        3
+    }
+}
+
+/// How a probe checks a container. In JSON the variant is a key of the
+/// probe: `{"exec":{"command":[..]}}`, `{"http":{"port":80,"path":"/"}}`,
+/// `{"tcp":{"port":5432}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeAction {
+    /// The command exits with 0 inside the container.
+    Exec {
+        /// The command line.
+        command: Vec<String>,
+    },
+    /// `GET path` on the pod's address answers 2xx or 3xx.
+    Http {
+        /// The container port.
+        port: u16,
+        /// The request path.
+        #[serde(default = "root")]
+        path: String,
+    },
+    /// A TCP connection to the port is accepted.
+    Tcp {
+        /// The container port.
+        port: u16,
+    },
+}
+
+fn root() -> String {
+    "/".to_owned()
 }
 
 /// An image reference.

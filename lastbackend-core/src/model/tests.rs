@@ -16,7 +16,7 @@ use super::{
     EnvSource, EnvVar, Exec, Exporter, ExporterStatus, FilesRef, Image, Ingress, KeyRef, Kind,
     Labels, MemberCount, Meta, Namespace, NamespaceDomain, NamespaceResources, NamespaceSpec,
     NamespaceStatus, NetworkInterface, Node, NodeDrivers, NodeInfo, NodeResources, NodeSpec,
-    NodeStatus, Object, Pod, PodNetwork, PodSpec, PodStatus, Presence, Resources, Restart,
+    NodeStatus, Object, Pod, PodNetwork, PodSpec, PodStatus, Presence, Probes, Resources, Restart,
     RestartPolicy, Route, RouteRule, RouteSelector, RouteSpec, Scale, Secret, SecretSpec,
     SecretType, Security, Selector, SelfLink, Service, ServiceNetwork, ServiceSpec, ServiceStatus,
     SpecState, State, Status, StrategyKind, Subnet, SubnetSpec, Template, TemplateVolume, Volume,
@@ -194,6 +194,7 @@ fn container() -> impl Strategy<Value = Container> {
                 security: Security { privileged },
                 dns: Dns { server, search },
                 extra_hosts,
+                probes: Probes::default(),
             },
         )
 }
@@ -527,6 +528,7 @@ fn route() -> impl Strategy<Value = Route> {
                         .collect(),
                     selector: RouteSelector { ingress: selected },
                     ingress,
+                    ..RouteSpec::default()
                 },
                 status,
             },
@@ -568,7 +570,7 @@ fn node() -> impl Strategy<Value = Node> {
             option::of(ip()),
             option::of(name()),
         ),
-        any::<bool>(),
+        (any::<bool>(), any::<bool>()),
         (any::<bool>(), driver(), driver(), driver(), driver()),
         (node_resources(), node_resources()),
     )
@@ -576,7 +578,7 @@ fn node() -> impl Strategy<Value = Node> {
             |(
                 meta,
                 (hostname, architecture, os_type, os_name, external_ip, internal_ip, subnet),
-                unschedulable,
+                (unschedulable, maintenance),
                 (online, cri, cni, cpi, csi),
                 (capacity, allocated),
             )| Node {
@@ -590,7 +592,10 @@ fn node() -> impl Strategy<Value = Node> {
                     internal_ip,
                     subnet,
                 },
-                spec: NodeSpec { unschedulable },
+                spec: NodeSpec {
+                    unschedulable,
+                    maintenance,
+                },
                 status: NodeStatus {
                     online,
                     state: NodeDrivers { cri, cni, cpi, csi },

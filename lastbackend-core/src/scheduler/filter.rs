@@ -10,7 +10,8 @@ use std::fmt;
 pub enum Filter {
     /// The node's heartbeat lease has expired.
     Offline,
-    /// The node is cordoned (`spec.unschedulable`).
+    /// The node is cordoned (`spec.unschedulable`) or in maintenance
+    /// (`spec.maintenance`).
     Unschedulable,
     /// The pod asks for another hostname, or for labels the node lacks.
     NodeSelector,

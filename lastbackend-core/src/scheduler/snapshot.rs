@@ -194,7 +194,7 @@ impl Snapshot {
                 labels: node.meta.labels.clone(),
                 label_ids,
                 online: node.status.online,
-                unschedulable: node.spec.unschedulable,
+                unschedulable: node.spec.unschedulable || node.spec.maintenance,
                 capacity: node.status.capacity,
                 allocated: NodeResources::default(),
                 ports: Vec::new(),

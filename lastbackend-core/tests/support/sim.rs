@@ -85,7 +85,11 @@ impl Sim {
         let config = LeaderConfig::new(holder)
             .ttl(self.leader_ttl)
             .retry(self.leader_ttl / 10);
-        let settings = manager::Settings::default().workers(self.workers);
+        // Room for every hollow node's pod subnet (the default /16 holds 256).
+        let pod_cidr = lastbackend_core::ipam::PodCidr::new("10.0.0.0/8".parse().unwrap(), 24);
+        let settings = manager::Settings::default()
+            .workers(self.workers)
+            .pod_cidr(pod_cidr.unwrap());
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
             let leadership = leader::campaign(store.storage().clone(), config);

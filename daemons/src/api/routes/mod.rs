@@ -1,6 +1,7 @@
 //! The route table: each path with its handlers, thin over `Api`.
 
 mod cluster;
+mod logs;
 mod members;
 mod namespaces;
 mod objects;
@@ -95,7 +96,10 @@ pub(crate) fn routes() -> Router<ApiState> {
             get(objects::deployment_pods),
         )
         .route("/namespace/{ns}/service/{name}/pod", get(objects::pods))
-        .route("/namespace/{ns}/service/{name}/logs", get(objects::logs))
+        .route(
+            "/namespace/{ns}/service/{name}/logs",
+            get(logs::service_logs),
+        )
         .route(
             "/namespace/{ns}/secret",
             get(secrets::list).post(secrets::create),

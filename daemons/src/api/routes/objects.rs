@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::ListQuery;
 use crate::api::ApiState;
-use crate::api::error::{HttpError, HttpResult};
+use crate::api::error::HttpResult;
 use crate::api::extract::{IfMatch, JsonBody, ManifestBody, QueryParams};
 use crate::api::watch::list_or_watch;
 
@@ -219,17 +219,4 @@ pub(crate) async fn deployment_pods(
         state.api().pods(&ns, &name, Some(&deployment)).await
     })
     .await
-}
-
-/// Logs come from an exporter; until one reports ready there is nothing to
-/// proxy. The service must exist all the same.
-pub(crate) async fn logs(
-    State(state): State<ApiState>,
-    Path((ns, name)): Path<(String, String)>,
-) -> HttpResult<Response> {
-    state.api().service(&ns, &name).await?;
-    Err(HttpError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "no exporter is ready",
-    ))
 }

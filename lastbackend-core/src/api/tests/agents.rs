@@ -364,18 +364,31 @@ async fn the_node_manifest_long_polls_for_relevant_changes() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_compacted_revision_answers_at_once() {
-    let api = api_over(Arc::new(MemoryStorage::with_history(2)));
+async fn a_revision_from_before_the_view_answers_at_once() {
+    // What changed after a revision the view has not followed (another
+    // API server's, before this one started; the history since compacted)
+    // is unknown: answer at once, as a compacted watch did.
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::with_history(2));
+    let api = api_over(storage.clone());
     api.register_node("n1", registration("n1")).await.unwrap();
     let first = api.node_manifest("n1", None, Duration::ZERO).await.unwrap();
     for name in ["a", "b", "c", "d"] {
         api.create_namespace(namespace_m(name, "")).await.unwrap();
     }
+    let other = api_over(storage);
+    let start = tokio::time::Instant::now();
+    other
+        .node_manifest("n1", Some(first.revision), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(start.elapsed() < Duration::from_secs(1));
+    // The first server followed everything since: nothing for n1, so it
+    // waits.
     let start = tokio::time::Instant::now();
     api.node_manifest("n1", Some(first.revision), Duration::from_secs(30))
         .await
         .unwrap();
-    assert!(start.elapsed() < Duration::from_secs(1));
+    assert!(start.elapsed() >= Duration::from_secs(30));
 }
 
 #[tokio::test(start_paused = true)]
@@ -515,4 +528,54 @@ async fn members_register_report_and_get_their_manifests() {
             .unwrap_err()
             .is_not_found()
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn ingress_manifests_carry_the_secrets_routes_terminate_tls_with() {
+    let api = seeded().await;
+    api.register_ingress("in1", MemberReport::default())
+        .await
+        .unwrap();
+    api.create_service("demo", service_m("web", 1, None, None))
+        .await
+        .unwrap();
+    let route = api
+        .create_route("demo", route_m("www", 443, "www.example.com", &["web"]))
+        .await
+        .unwrap();
+    let secret = crate::model::Secret {
+        meta: Meta::new("cert", &SelfLink::namespaced(Kind::Secret, "demo", "cert")),
+        spec: crate::model::SecretSpec {
+            data: [("tls.crt".to_owned(), "C".to_owned())].into(),
+            ..Default::default()
+        },
+    };
+    let mut secret = api.store().create(&secret).await.unwrap();
+    let mut assigned = route.clone();
+    assigned.spec.ingress = Some("in1".into());
+    assigned.spec.tls = Some(crate::model::RouteTls {
+        secret: Some("cert".into()),
+        passthrough: false,
+    });
+    api.store().update(&assigned).await.unwrap();
+    let m = api
+        .ingress_manifest("in1", None, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(m.secrets["demo:cert"].data["tls.crt"], "C");
+
+    // A new certificate wakes the long-poll.
+    let poll = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            api.ingress_manifest("in1", Some(m.revision), Duration::from_secs(30))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!poll.is_finished());
+    secret.spec.data.insert("tls.crt".into(), "C2".into());
+    api.store().update(&secret).await.unwrap();
+    let m = poll.await.unwrap().unwrap();
+    assert_eq!(m.secrets["demo:cert"].data["tls.crt"], "C2");
 }

@@ -302,6 +302,8 @@ impl Agent {
                     (link.clone(), status)
                 })
                 .collect(),
+            // A hollow node has no overlay to report.
+            subnet: None,
         }
     }
 

@@ -62,6 +62,12 @@ impl<T: Object> Cache<T> {
         self.read().objects.values().cloned().collect()
     }
 
+    /// What `f` picks of every object, by selflink, read in place (nothing
+    /// is cloned that `f` does not return).
+    pub fn scan<R>(&self, mut f: impl FnMut(&T) -> Option<R>) -> Vec<R> {
+        self.read().objects.values().filter_map(&mut f).collect()
+    }
+
     /// The objects whose selflink starts with `prefix` (`"demo:"`: those in
     /// namespace `demo`), by selflink.
     pub fn list_prefix(&self, prefix: &str) -> Vec<T> {

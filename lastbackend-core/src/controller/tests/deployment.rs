@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 
 use super::*;
 use crate::controller::deployment::{derive_status, scale_down_victims};
-use crate::model::{DependencyState, Secret};
+use crate::model::{DependencyState, Secret, TemplateVolume, Volume, VolumeRef, VolumeSource};
 
 fn pod(name: &str, state: State, running: bool, ready: bool) -> Pod {
     let mut pod = Pod::default();
@@ -309,4 +309,173 @@ async fn destroy_marks_placed_pods_and_deletes_unplaced_ones() {
         .await
         .unwrap();
     assert!(cluster.deployment("service", "v1").await.is_none());
+}
+
+/// A stored volume `name` of the test namespace, on `node`, `ready` or not.
+async fn put_volume(cluster: &Cluster, name: &str, node: Option<&str>, ready: bool) {
+    let link = SelfLink::namespaced(Kind::Volume, NS, name);
+    let mut volume = match cluster.store.find::<Volume>(&link).await.unwrap() {
+        Some(v) => v,
+        None => {
+            let v = Volume {
+                meta: Meta::new(name, &link),
+                ..Volume::default()
+            };
+            cluster.store.create(&v).await.unwrap()
+        }
+    };
+    volume.spec.node = node.map(str::to_owned);
+    volume.status.ready = ready;
+    cluster.store.update(&volume).await.unwrap();
+}
+
+#[tokio::test]
+async fn pods_wait_for_ready_volumes_and_need_them_on_one_node() {
+    let cluster = Cluster::new();
+    cluster.add_node("a").await;
+    cluster.add_node("b").await;
+    cluster.add_service("service", 1, &[]).await;
+    cluster
+        .update_service("service", |s| {
+            for name in ["data", "logs"] {
+                s.spec.template.volumes.push(TemplateVolume {
+                    name: name.into(),
+                    source: VolumeSource::Volume(VolumeRef {
+                        name: name.into(),
+                        ..VolumeRef::default()
+                    }),
+                });
+            }
+        })
+        .await;
+    // Placed but not made yet: waiting, no pod.
+    put_volume(&cluster, "data", Some("a"), false).await;
+    put_volume(&cluster, "logs", Some("b"), false).await;
+    cluster.converge().await;
+    let v1 = cluster.deployment("service", "v1").await.unwrap();
+    assert_eq!(v1.status.status.state, State::Waiting);
+    let message = &v1.status.status.message;
+    assert!(message.contains("volume data to be ready"), "{message}");
+    assert!(message.contains("volume logs to be ready"), "{message}");
+    assert_eq!(
+        v1.status.dependencies.volumes.get("data"),
+        Some(&DependencyState::Waiting)
+    );
+    assert!(cluster.pods("service", "v1").await.is_empty());
+
+    // Ready, but on different nodes: unschedulable, saying which.
+    put_volume(&cluster, "data", Some("a"), true).await;
+    put_volume(&cluster, "logs", Some("b"), true).await;
+    let errors = cluster.converge().await;
+    assert!(!errors.is_empty());
+    let pods = cluster.pods("service", "v1").await;
+    assert_eq!(pods.len(), 1);
+    assert_eq!(pods[0].spec.node, None);
+    assert_eq!(pods[0].status.status.state, State::Error);
+    assert_eq!(
+        pods[0].status.status.message,
+        "volume data is on node a and volume logs on node b: a pod needs all its volumes on one node"
+    );
+
+    // Both on b: the pod follows them there.
+    put_volume(&cluster, "data", Some("b"), true).await;
+    assert!(cluster.converge().await.is_empty());
+    let pods = cluster.pods("service", "v1").await;
+    assert_eq!(pods[0].spec.node.as_deref(), Some("b"));
+    let v1 = cluster.deployment("service", "v1").await.unwrap();
+    assert_eq!(
+        v1.status.dependencies.volumes.get("logs"),
+        Some(&DependencyState::Ready)
+    );
+}
+
+async fn set_maintenance(cluster: &Cluster, node: &str, on: bool) {
+    let link = SelfLink::host(Kind::Node, node);
+    let mut node: Node = cluster.store.get(&link).await.unwrap();
+    node.spec.maintenance = on;
+    cluster.store.update(&node).await.unwrap();
+}
+
+fn on(pods: &[Pod], node: &str) -> usize {
+    pods.iter()
+        .filter(|p| p.spec.node.as_deref() == Some(node))
+        .count()
+}
+
+#[tokio::test]
+async fn a_node_in_maintenance_gets_no_pods_and_its_pods_move_without_a_gap() {
+    let cluster = Cluster::new();
+    cluster.add_node("a").await;
+    cluster.add_node("b").await;
+    cluster.add_service("service", 2, &["80/tcp"]).await;
+    cluster.settle().await;
+    let pods = cluster.pods("service", "v1").await;
+    assert_eq!((on(&pods, "a"), on(&pods, "b")), (1, 1), "spread");
+    let on_a = pods
+        .iter()
+        .find(|p| p.spec.node.as_deref() == Some("a"))
+        .unwrap()
+        .meta
+        .self_link
+        .clone();
+
+    set_maintenance(&cluster, "a", true).await;
+    cluster.converge().await;
+    let pods = cluster.pods("service", "v1").await;
+    assert_eq!(pods.len(), 3, "a replacement first");
+    assert_eq!(on(&pods, "b"), 2, "placed off the node in maintenance");
+    let old = pods.iter().find(|p| p.meta.self_link == on_a).unwrap();
+    assert!(
+        !old.spec.state.destroy,
+        "kept until its replacement is ready"
+    );
+    let ready = cluster.endpoint("service").await.unwrap().spec.upstreams;
+    assert_eq!(ready.len(), 2, "still serving from a");
+
+    cluster.settle().await;
+    let pods = cluster.pods("service", "v1").await;
+    assert_eq!((on(&pods, "a"), on(&pods, "b")), (0, 2), "moved");
+    assert!(pods.iter().all(|p| p.status.ready));
+    let v1 = cluster.deployment("service", "v1").await.unwrap();
+    assert_eq!(v1.status.status.state, State::Ready);
+    assert_eq!(
+        cluster.endpoint("service").await.unwrap().spec.upstreams,
+        pod_ips(&pods)
+    );
+
+    // Back from maintenance: nothing moves back by itself, new pods may go there.
+    set_maintenance(&cluster, "a", false).await;
+    cluster
+        .update_service("service", |s| s.spec.replicas = 4)
+        .await;
+    cluster.settle().await;
+    let pods = cluster.pods("service", "v1").await;
+    assert_eq!((on(&pods, "a"), on(&pods, "b")), (2, 2));
+}
+
+#[tokio::test]
+async fn a_pod_in_maintenance_is_left_alone() {
+    let cluster = Cluster::new();
+    cluster.add_node("a").await;
+    cluster.add_node("b").await;
+    cluster.add_service("service", 3, &[]).await;
+    cluster.settle().await;
+    // The newest ready pod would go first on a scale down; in maintenance
+    // it stays, and stays on its node when that goes into maintenance.
+    let mut pods = cluster.pods("service", "v1").await;
+    pods.sort_by_key(|p| p.meta.created);
+    let mut kept = pods.pop().unwrap();
+    kept.spec.state.maintenance = true;
+    cluster.store.update(&kept).await.unwrap();
+    let node = kept.spec.node.clone().unwrap();
+    set_maintenance(&cluster, &node, true).await;
+    cluster
+        .update_service("service", |s| s.spec.replicas = 1)
+        .await;
+    cluster.settle().await;
+    let pods = cluster.pods("service", "v1").await;
+    assert_eq!(pods.len(), 1, "{pods:?}");
+    assert_eq!(pods[0].meta.self_link, kept.meta.self_link);
+    assert_eq!(pods[0].spec.node.as_deref(), Some(node.as_str()));
+    assert!(!pods[0].spec.state.destroy);
 }

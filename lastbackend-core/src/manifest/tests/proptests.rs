@@ -247,6 +247,7 @@ fn container() -> impl Strategy<Value = (ContainerManifest, Vec<(Index, VolumeMo
                 security: SecurityManifest { privileged },
                 dns: DnsManifest { server, search },
                 extra_hosts,
+                probes: None,
             };
             (container, mounts)
         },

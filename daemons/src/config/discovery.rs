@@ -1,0 +1,268 @@
+//! `lastbackend discovery`: its flags (the docs' discovery option table, plus
+//! the zone, the upstream resolvers, the advertised address and the storage
+//! directory), the YAML file of `-c` and the resolved settings.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use serde::Deserialize;
+
+use super::{
+    ApiClientArgs, ApiClientFile, ConfigError, DomainFile, StorageArgs, StorageConfig, StorageFile,
+    TlsFiles, check_verbose, load_yaml,
+};
+use crate::discovery::{DEFAULT_TTL, ZoneConfig};
+
+/// The DNS port of the docs.
+pub const DEFAULT_DNS_PORT: u16 = 53;
+
+/// The flags of `lastbackend discovery`, each with its `LB_*` variable.
+#[derive(Clone, Debug, Default, Args)]
+pub struct DiscoveryArgs {
+    /// Access token to API server.
+    #[arg(long, env = "LB_ACCESS_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
+    /// DNS server bind address [default: 0.0.0.0] (YAML `dns.host`).
+    #[arg(long, env = "LB_BIND_ADDRESS")]
+    pub bind_address: Option<IpAddr>,
+    /// DNS port listening, UDP and TCP [default: 53] (YAML `dns.port`).
+    #[arg(long, env = "LB_DNS_PORT")]
+    pub bind_port: Option<u16>,
+    /// TTL of every answer: seconds or a duration such as 30s, 5m, 1h
+    /// [default: 30s] (YAML `dns.ttl`).
+    #[arg(long, env = "LB_DNS_TTL")]
+    pub dns_ttl: Option<String>,
+    /// The zone of service names [default: lb.local] (YAML
+    /// `domain.internal`); the same as the API's and controller's internal
+    /// domain.
+    #[arg(long, alias = "domain-internal", env = "LB_DOMAIN_INTERNAL")]
+    pub zone: Option<String>,
+    /// Resolvers for names outside the zone, comma separated `ip` or
+    /// `ip:port`, or `none` to refuse them [default: those of
+    /// /etc/resolv.conf] (YAML `dns.upstream`).
+    #[arg(long, env = "LB_DNS_UPSTREAM", value_delimiter = ',')]
+    pub dns_upstream: Vec<String>,
+    /// The address reported to the API, which pods get as their resolver
+    /// [default: the bind address, or the host's outbound address when
+    /// binding every address] (YAML `dns.advertise`).
+    #[arg(long, env = "LB_ADVERTISE_ADDRESS")]
+    pub advertise_address: Option<IpAddr>,
+    /// Where the cluster state lives.
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// How it reaches the API.
+    #[command(flatten)]
+    pub api: ApiClientArgs,
+    /// Set log level from 0 to 7.
+    #[arg(short, long, env = "LB_VERBOSE", value_parser = clap::value_parser!(u8).range(0..=7))]
+    pub verbose: Option<u8>,
+    /// Path for the configuration file (YAML).
+    #[arg(short, long, env = "LB_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// The YAML file of `lastbackend discovery -c`, with the docs' keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiscoveryFile {
+    verbose: Option<u8>,
+    token: Option<String>,
+    #[serde(default)]
+    domain: DomainFile,
+    #[serde(default)]
+    storage: StorageFile,
+    #[serde(default)]
+    dns: DnsFile,
+    #[serde(default)]
+    api: ApiClientFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DnsFile {
+    host: Option<IpAddr>,
+    port: Option<u16>,
+    ttl: Option<TtlValue>,
+    upstream: Option<Vec<String>>,
+    advertise: Option<IpAddr>,
+}
+
+/// `ttl: 30` or `ttl: 30s`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum TtlValue {
+    Seconds(u64),
+    Text(String),
+}
+
+/// Where names outside the zone go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Upstreams {
+    /// The resolvers of `/etc/resolv.conf`, read when the server starts.
+    System,
+    /// These resolvers; none: such names are refused.
+    Servers(Vec<SocketAddr>),
+}
+
+/// Everything `lastbackend discovery` runs with, resolved and checked.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct DiscoveryConfig {
+    /// Where DNS is served (UDP and TCP).
+    pub listen: SocketAddr,
+    /// The zone and its TTL.
+    pub zone: ZoneConfig,
+    /// Where names outside the zone go.
+    pub upstreams: Upstreams,
+    /// The address reported to the API, when set.
+    pub advertise: Option<IpAddr>,
+    /// Storage.
+    pub storage: StorageConfig,
+    /// The API to report to over HTTP, when set.
+    pub api_uri: Option<String>,
+    /// TLS files for the API client.
+    pub api_tls: TlsFiles,
+    /// The API token, when set.
+    pub access_token: Option<String>,
+    /// Log verbosity 0–7.
+    pub verbose: u8,
+}
+
+impl DiscoveryConfig {
+    /// Resolves flags and environment over the `--config` file over the
+    /// defaults, and checks the result.
+    pub fn load(args: DiscoveryArgs) -> Result<Self, ConfigError> {
+        let file: DiscoveryFile = match &args.config {
+            Some(path) => load_yaml(path)?,
+            None => DiscoveryFile::default(),
+        };
+        let verbose = check_verbose(args.verbose.or(file.verbose).unwrap_or(0))?;
+        let listen = SocketAddr::new(
+            args.bind_address
+                .or(file.dns.host)
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            args.bind_port.or(file.dns.port).unwrap_or(DEFAULT_DNS_PORT),
+        );
+        const TTL: &str = "--dns-ttl (YAML `dns.ttl`)";
+        let ttl = match (args.dns_ttl, file.dns.ttl) {
+            (Some(text), _) | (None, Some(TtlValue::Text(text))) => {
+                parse_duration(&text).map_err(|e| ConfigError::invalid(TTL, e))?
+            }
+            (None, Some(TtlValue::Seconds(seconds))) => Duration::from_secs(seconds),
+            (None, None) => Duration::from_secs(DEFAULT_TTL.into()),
+        };
+        // RFC 2181 §8: a TTL is at most 2^31 - 1 seconds.
+        let ttl = u32::try_from(ttl.as_secs())
+            .ok()
+            .filter(|s| *s <= i32::MAX as u32)
+            .ok_or_else(|| {
+                ConfigError::invalid(TTL, format!("{ttl:?} is longer than 2^31-1 seconds"))
+            })?;
+        let zone_name = args
+            .zone
+            .or(file.domain.internal)
+            .unwrap_or_else(|| "lb.local".to_owned());
+        let zone = ZoneConfig::new(&zone_name)
+            .map_err(|e| ConfigError::invalid("--zone (YAML `domain.internal`)", e.to_string()))?
+            .with_ttl(ttl);
+        let upstreams = if args.dns_upstream.is_empty() {
+            match file.dns.upstream {
+                None => Upstreams::System,
+                Some(list) => parse_upstreams(&list, "dns.upstream")?,
+            }
+        } else {
+            parse_upstreams(&args.dns_upstream, "--dns-upstream")?
+        };
+        let (api_uri, api_tls) = args.api.resolve(file.api)?;
+        Ok(Self {
+            listen,
+            zone,
+            upstreams,
+            advertise: args.advertise_address.or(file.dns.advertise),
+            storage: args.storage.resolve(file.storage)?,
+            api_uri,
+            api_tls,
+            access_token: args.access_token.or(file.token).filter(|t| !t.is_empty()),
+            verbose,
+        })
+    }
+}
+
+/// `ip`, `ip:port` or `[ipv6]:port` each; `none` alone for no upstream.
+fn parse_upstreams(list: &[String], setting: &str) -> Result<Upstreams, ConfigError> {
+    let setting = if setting.starts_with("--") {
+        format!("{setting} (YAML `dns.upstream`)")
+    } else {
+        format!("--dns-upstream (YAML `{setting}`)")
+    };
+    if let [only] = list
+        && only.trim().eq_ignore_ascii_case("none")
+    {
+        return Ok(Upstreams::Servers(Vec::new()));
+    }
+    let servers = list
+        .iter()
+        .map(|entry| {
+            let entry = entry.trim();
+            entry
+                .parse::<SocketAddr>()
+                .or_else(|_| entry.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .map_err(|_| {
+                    ConfigError::invalid(
+                        &setting,
+                        format!(
+                            "{entry:?} is not an address: accepted `ip`, `ip:port`, \
+                             `[ipv6]:port`, or `none` alone to refuse names outside the zone"
+                        ),
+                    )
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Upstreams::Servers(servers))
+}
+
+/// Seconds (`30`) or Go-style durations (`30s`, `5m`, `1h30m`, `24h`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let accepted = "accepted: seconds (30) or a duration such as 30s, 5m, 1h30m";
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let mut total: u64 = 0;
+    let mut rest = text;
+    if rest.is_empty() {
+        return Err(format!("empty: {accepted}"));
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let unit_len = rest[digits..]
+            .bytes()
+            .take_while(u8::is_ascii_alphabetic)
+            .count();
+        if digits == 0 || unit_len == 0 {
+            return Err(format!("{text:?} is not a duration: {accepted}"));
+        }
+        let value: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("{text:?} is too long"))?;
+        let unit = match &rest[digits..digits + unit_len] {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86400,
+            other => return Err(format!("unknown unit {other:?} in {text:?}: {accepted}")),
+        };
+        total = value
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| format!("{text:?} is too long"))?;
+        rest = &rest[digits + unit_len..];
+    }
+    Ok(Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,86 @@
+//! `lastbackend exporter`: configuration, the log store, the agents' log
+//! listener, the HTTP reader, and registration with the API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use lastbackend_core::api::types::MemberReport;
+
+use crate::api;
+use crate::api_client::api_client;
+use crate::config::{ExporterArgs, ExporterConfig, log_level};
+use crate::exporter::{Exporter, StoreConfig, advertised, keep_registered};
+use crate::run_api::shutdown_signal;
+use crate::run_controller::hostname;
+
+/// How often the exporter renews its presence (the API forgets a member
+/// after 15 s without a push).
+const STATUS_EVERY: Duration = Duration::from_secs(5);
+
+/// Parses the configuration before anything else, then stores and serves
+/// logs until SIGINT or SIGTERM.
+pub(crate) fn run(args: ExporterArgs) -> anyhow::Result<()> {
+    let config = ExporterConfig::load(args)?;
+    let tls = config
+        .tls
+        .as_ref()
+        .map(api::server_config)
+        .transpose()
+        .context("the exporter's TLS settings")?;
+    tracing_subscriber::fmt()
+        .with_max_level(log_level(config.verbose))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    if config.token.is_none() {
+        tracing::warn!("--insecure-no-auth: anyone may read the logs");
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            let store = StoreConfig::new(&config.log_dir, config.rotate_bytes, config.retention);
+            let exporter = Exporter::open(store)
+                .with_context(|| format!("cannot open the log store {}", config.log_dir.display()))?;
+            let logs = tokio::net::TcpListener::bind(config.listener)
+                .await
+                .with_context(|| format!("cannot listen for logs on {}", config.listener))?;
+            let rest = std::net::TcpListener::bind(config.rest)
+                .with_context(|| format!("cannot listen on {}", config.rest))?;
+            let listener = advertised(logs.local_addr()?, &config.interface).await;
+            let http = advertised(rest.local_addr()?, &config.interface).await;
+            tracing::info!(%listener, %http, dir = %config.log_dir.display(), "exporter serving");
+            let registration = match &config.api_uri {
+                Some(uri) => {
+                    let api = api_client(uri, config.token.as_deref(), &config.api_tls)?;
+                    let report = MemberReport {
+                        http: Some(http),
+                        listener: Some(listener),
+                        ..MemberReport::default()
+                    };
+                    Some(tokio::spawn(keep_registered(
+                        Arc::new(api),
+                        hostname(),
+                        report,
+                        STATUS_EVERY,
+                    )))
+                }
+                None => {
+                    tracing::warn!("no --api-uri: not registered, the API will not find this exporter");
+                    None
+                }
+            };
+            let ingest = tokio::spawn(exporter.clone().serve_logs(logs));
+            let router = exporter.router(config.token.clone());
+            let result = tokio::select! {
+                served = api::serve(rest, router, tls, shutdown_signal()) => served.context("the HTTP server"),
+                ingested = ingest => ingested?.context("the log listener"),
+            };
+            if let Some(task) = registration {
+                task.abort();
+            }
+            tracing::info!("exporter stopped");
+            result
+        })
+}

@@ -1,0 +1,92 @@
+//! `lastbackend node`: configuration, the API client, the Docker runtime and
+//! the `dir` volume driver, then the agent until SIGINT or SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use lastbackend_runtime::agent::{Agent, AgentSettings};
+use lastbackend_runtime::cni::vxlan::{Vxlan, VxlanConfig};
+use lastbackend_runtime::cpi::{self, ProxyKind};
+use lastbackend_runtime::csi::dir::DirCsi;
+use lastbackend_runtime::docker::DockerRuntime;
+
+use crate::api_client::api_client;
+use crate::config::{NetworkDriver, NodeArgs, NodeConfig, ProxyDriver, log_level};
+use crate::run_api::shutdown_signal;
+
+/// Parses the configuration before anything else, connects to Docker, then
+/// runs the agent; containers keep running after it stops (the next agent
+/// adopts them).
+pub(crate) fn run(args: NodeArgs) -> anyhow::Result<()> {
+    let config = NodeConfig::load(args)?;
+    tracing_subscriber::fmt()
+        .with_max_level(log_level(config.verbose))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            let client = api_client(&config.api_uri, config.token.as_deref(), &config.api_tls)?;
+            let docker = DockerRuntime::connect().await?;
+            if let Some(required) = &config.docker_version {
+                check_version(&docker, required)?;
+            }
+            let mut settings = AgentSettings::new(config.node_name.clone());
+            if let Some(dir) = &config.manifest_dir {
+                settings = settings.manifest_dir(dir);
+            }
+            tracing::info!(
+                node = %config.node_name,
+                api = %config.api_uri,
+                storage = %config.storage_root.display(),
+                "node agent starting"
+            );
+            let mut agent = Agent::new(
+                Arc::new(client),
+                Arc::new(docker.clone()),
+                Arc::new(docker),
+                Arc::new(DirCsi::new(&config.storage_root)),
+                settings,
+            );
+            if config.network == NetworkDriver::Vxlan {
+                let external = Some(config.network_interfaces.external.clone());
+                let vxlan = Vxlan::new(VxlanConfig::default().external_iface(external))
+                    .context("the vxlan overlay driver (--network-driver none runs without)")?;
+                agent = agent.with_cni(Arc::new(vxlan));
+            }
+            let proxy = match config.proxy {
+                ProxyDriver::Auto => Some(ProxyKind::Auto),
+                ProxyDriver::Ipvs => Some(ProxyKind::Ipvs),
+                ProxyDriver::Nftables => Some(ProxyKind::Nftables),
+                _ => None,
+            };
+            if let Some(kind) = proxy {
+                let cpi = cpi::select(kind).await.context("--network-proxy")?;
+                tracing::info!(proxy = cpi.name(), "service proxy");
+                agent = agent.with_cpi(cpi);
+            }
+            agent.run(shutdown_signal()).await;
+            tracing::info!("node agent stopped");
+            Ok(())
+        })
+}
+
+/// Fails when the engine speaks an older API than `--container-runtime-docker-version`.
+fn check_version(docker: &DockerRuntime, required: &str) -> anyhow::Result<()> {
+    let version = docker.client().client_version();
+    let have = (version.major_version, version.minor_version);
+    let want = required
+        .split_once('.')
+        .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)))
+        .context("--container-runtime-docker-version")?;
+    anyhow::ensure!(
+        have >= want,
+        "the Docker engine speaks API {}.{}, older than --container-runtime-docker-version {required}",
+        have.0,
+        have.1
+    );
+    Ok(())
+}
