@@ -693,3 +693,43 @@ mod daemon {
         panic!("the daemon never answered on a free port");
     }
 }
+
+/// A server bound to `0.0.0.0` answers from the address each query was
+/// sent to: a client that asked 127.0.0.2 from 127.0.0.1 (as a pod asks the
+/// node's external address from its bridge) accepts only an answer from
+/// 127.0.0.2, where a route-chosen source would be 127.0.0.1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wildcard_server_answers_from_the_address_that_was_asked() {
+    let store = Store::new(Arc::new(MemoryStorage::new()));
+    let zone = Arc::new(ServiceZone::new(ZoneConfig::new("lb.local").unwrap()));
+    let _watch = EndpointWatch::start(store.clone(), zone.clone())
+        .await
+        .unwrap();
+    let server = DnsServer::builder(zone)
+        .bind("0.0.0.0:0".parse().unwrap())
+        .await
+        .unwrap();
+    let port = server.local_addr().port();
+    tokio::spawn(server.run_until(std::future::pending()));
+    store
+        .create(&endpoint("demo", "web", "10.96.0.7", &["80:80/tcp"]))
+        .await
+        .unwrap();
+
+    let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    // Connected: the kernel drops datagrams from any other source.
+    client.connect(("127.0.0.2", port)).await.unwrap();
+    let mut message = Message::new(rand_id(), MessageType::Query, OpCode::Query);
+    message.add_query(Query::query(
+        Name::from_ascii("web.demo.lb.local.").unwrap(),
+        RecordType::A,
+    ));
+    client.send(&message.to_vec().unwrap()).await.unwrap();
+    let mut buffer = [0_u8; 512];
+    let len = tokio::time::timeout(Duration::from_secs(2), client.recv(&mut buffer))
+        .await
+        .expect("an answer from 127.0.0.2, the address asked")
+        .unwrap();
+    let answer = Message::from_vec(&buffer[..len]).unwrap();
+    assert_eq!(first_a(&answer), Some("10.96.0.7".parse().unwrap()));
+}

@@ -288,6 +288,11 @@ fn udp_socket(address: SocketAddr) -> Result<tokio::net::UdpSocket> {
         .set_recv_buffer_size(UDP_RECEIVE_BUFFER)
         .map_err(bind_failed)?;
     socket.set_nonblocking(true).map_err(bind_failed)?;
+    if address.ip() == IpAddr::V4(Ipv4Addr::UNSPECIFIED) {
+        // Each query's destination, to answer from it (see `udp`).
+        nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::Ipv4PacketInfo, &true)
+            .map_err(|errno| bind_failed(errno.into()))?;
+    }
     socket.bind(&address.into()).map_err(bind_failed)?;
     tokio::net::UdpSocket::from_std(socket.into()).map_err(bind_failed)
 }

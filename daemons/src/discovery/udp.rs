@@ -9,8 +9,15 @@
 //! the catalog answers it (the tests ask the same over TCP, which the catalog
 //! serves); anything else for the zone goes to the catalog inline, and names
 //! outside the zone to the catalog on a task, as they wait on an upstream.
+//!
+//! A socket bound to `0.0.0.0` asks for each query's destination address
+//! (`IP_PKTINFO`) and answers from that address: otherwise the kernel picks
+//! the source by route, and a pod that asked the node's external address
+//! gets its answer from the bridge's and drops it.
 
-use std::net::SocketAddr;
+use std::io::{IoSlice, IoSliceMut};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use hickory_server::net::NetError;
@@ -26,6 +33,11 @@ use hickory_server::proto::serialize::binary::{
 };
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::{Catalog, MessageResponse, MessageResponseBuilder};
+use nix::libc::{in_addr, in_pktinfo};
+use nix::sys::socket::{
+    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrStorage, recvmsg, sendmsg,
+};
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
 use super::{Answer, ServiceZone};
@@ -37,7 +49,7 @@ const MAX_QUERY: usize = 4096;
 pub(super) async fn serve(socket: Arc<UdpSocket>, catalog: Arc<Catalog>, zone: Arc<ServiceZone>) {
     let mut buffer = vec![0_u8; MAX_QUERY];
     loop {
-        let (len, src) = match socket.recv_from(&mut buffer).await {
+        let (len, src, local) = match receive(&socket, &mut buffer).await {
             Ok(received) => received,
             // ICMP errors from earlier sends surface here: nothing to do.
             Err(error) => {
@@ -52,7 +64,7 @@ pub(super) async fn serve(socket: Arc<UdpSocket>, catalog: Arc<Catalog>, zone: A
         let request = match Request::from_bytes(raw, src, Protocol::Udp) {
             Ok(request) => request,
             Err(_) => {
-                form_error(&socket, &buffer[..len], src).await;
+                form_error(&socket, &buffer[..len], src, local).await;
                 continue;
             }
         };
@@ -64,7 +76,7 @@ pub(super) async fn serve(socket: Arc<UdpSocket>, catalog: Arc<Catalog>, zone: A
             .request_info()
             .is_ok_and(|info| zone.origin().zone_of(info.query.name()));
         if in_zone && let Some(bytes) = answer(&zone, &request) {
-            if let Err(error) = socket.send_to(&bytes, src).await {
+            if let Err(error) = send(&socket, &bytes, src, local).await {
                 tracing::debug!(%error, %src, "sending an answer");
             }
             continue;
@@ -72,6 +84,7 @@ pub(super) async fn serve(socket: Arc<UdpSocket>, catalog: Arc<Catalog>, zone: A
         let responder = Responder {
             socket: socket.clone(),
             destination: src,
+            local,
         };
         if in_zone {
             catalog
@@ -86,6 +99,82 @@ pub(super) async fn serve(socket: Arc<UdpSocket>, catalog: Arc<Catalog>, zone: A
             });
         }
     }
+}
+
+/// Receives one datagram: its length, its sender and, on a socket with
+/// `IP_PKTINFO`, the local address it was sent to.
+async fn receive(
+    socket: &UdpSocket,
+    buffer: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr, Option<Ipv4Addr>)> {
+    let mut control = nix::cmsg_space!(in_pktinfo);
+    socket
+        .async_io(Interest::READABLE, || {
+            let mut iov = [IoSliceMut::new(buffer)];
+            let message = recvmsg::<SockaddrStorage>(
+                socket.as_raw_fd(),
+                &mut iov,
+                Some(control.as_mut_slice()),
+                MsgFlags::MSG_DONTWAIT,
+            )?;
+            let local = message
+                .cmsgs()
+                .into_iter()
+                .flatten()
+                .find_map(|control| match control {
+                    ControlMessageOwned::Ipv4PacketInfo(info) => {
+                        Some(Ipv4Addr::from(u32::from_be(info.ipi_spec_dst.s_addr)))
+                    }
+                    _ => None,
+                });
+            let source = message.address.and_then(|address| {
+                address
+                    .as_sockaddr_in()
+                    .map(|v4| SocketAddr::V4((*v4).into()))
+                    .or_else(|| {
+                        address
+                            .as_sockaddr_in6()
+                            .map(|v6| SocketAddr::V6((*v6).into()))
+                    })
+            });
+            let source =
+                source.ok_or_else(|| std::io::Error::other("a datagram without a sender"))?;
+            Ok((message.bytes, source, local))
+        })
+        .await
+}
+
+/// Sends `bytes` to `peer`, from `local` when the query named it.
+async fn send(
+    socket: &UdpSocket,
+    bytes: &[u8],
+    peer: SocketAddr,
+    local: Option<Ipv4Addr>,
+) -> std::io::Result<()> {
+    let (Some(local), SocketAddr::V4(peer)) = (local, peer) else {
+        return socket.send_to(bytes, peer).await.map(drop);
+    };
+    let info = in_pktinfo {
+        ipi_ifindex: 0,
+        ipi_spec_dst: in_addr {
+            s_addr: u32::from(local).to_be(),
+        },
+        ipi_addr: in_addr { s_addr: 0 },
+    };
+    let peer = SockaddrIn::from(peer);
+    socket
+        .async_io(Interest::WRITABLE, || {
+            sendmsg(
+                socket.as_raw_fd(),
+                &[IoSlice::new(bytes)],
+                &[ControlMessage::Ipv4PacketInfo(&info)],
+                MsgFlags::MSG_DONTWAIT,
+                Some(&peer),
+            )
+            .map(drop)
+            .map_err(std::io::Error::from)
+        })
+        .await
 }
 
 /// The encoded answer to a plain query for the zone, the same as the
@@ -189,7 +278,7 @@ fn encode<'a>(
 
 /// FORMERR for a query whose header reads but whose body does not, as
 /// hickory's own loop answers.
-async fn form_error(socket: &UdpSocket, packet: &[u8], src: SocketAddr) {
+async fn form_error(socket: &UdpSocket, packet: &[u8], src: SocketAddr, local: Option<Ipv4Addr>) {
     let Ok(header) = Header::read(&mut BinDecoder::new(packet)) else {
         return;
     };
@@ -202,7 +291,7 @@ async fn form_error(socket: &UdpSocket, packet: &[u8], src: SocketAddr) {
         ResponseCode::FormErr,
     );
     if let Ok(bytes) = reply.to_vec() {
-        let _ = socket.send_to(&bytes, src).await;
+        let _ = send(socket, &bytes, src, local).await;
     }
 }
 
@@ -211,6 +300,8 @@ async fn form_error(socket: &UdpSocket, packet: &[u8], src: SocketAddr) {
 struct Responder {
     socket: Arc<UdpSocket>,
     destination: SocketAddr,
+    /// The address the query was sent to, when the socket is a wildcard.
+    local: Option<Ipv4Addr>,
 }
 
 #[async_trait::async_trait]
@@ -227,7 +318,7 @@ impl ResponseHandler for Responder {
         >,
     ) -> Result<ResponseInfo, NetError> {
         let (info, bytes) = encode(response);
-        self.socket.send_to(&bytes, self.destination).await?;
+        send(&self.socket, &bytes, self.destination, self.local).await?;
         Ok(info)
     }
 }
