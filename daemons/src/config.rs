@@ -29,6 +29,7 @@ mod discovery;
 mod exporter;
 mod ingress;
 mod node;
+mod up;
 
 pub use controller::{ControllerArgs, ControllerConfig};
 pub use discovery::{DEFAULT_DNS_PORT, DiscoveryArgs, DiscoveryConfig, Upstreams};
@@ -38,6 +39,7 @@ pub use node::{
     DEFAULT_NODE_PORT, DEFAULT_STORAGE_ROOT, Interfaces, NetworkDriver, NodeArgs, NodeConfig,
     ProxyDriver,
 };
+pub use up::{Component, UpArgs, UpConfig};
 
 /// What is wrong with a daemon's configuration.
 #[derive(Debug, thiserror::Error)]

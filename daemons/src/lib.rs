@@ -22,10 +22,13 @@ mod run_discovery;
 mod run_exporter;
 mod run_ingress;
 mod run_node;
+mod run_up;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{ApiArgs, ControllerArgs, DiscoveryArgs, ExporterArgs, IngressArgs, NodeArgs};
+use crate::config::{
+    ApiArgs, ControllerArgs, DiscoveryArgs, ExporterArgs, IngressArgs, NodeArgs, UpArgs,
+};
 
 /// The `lastbackend` command line.
 #[derive(Debug, Parser)]
@@ -45,7 +48,7 @@ pub struct Cli {
 pub enum Command {
     /// Everything in one process on the embedded store: api, controller,
     /// discovery, ingress, exporter and a node agent.
-    Up,
+    Up(Box<UpArgs>),
     /// The REST API server (default :2967).
     Api(Box<ApiArgs>),
     /// The cluster controller and scheduler (one leads at a time).
@@ -64,17 +67,13 @@ impl Cli {
     /// Runs the chosen daemon.
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
-            Command::Api(args) => return run_api::run(*args),
-            Command::Controller(args) => return run_controller::run(*args),
-            Command::Node(args) => return run_node::run(*args),
-            Command::Discovery(args) => return run_discovery::run(*args),
-            Command::Ingress(args) => return run_ingress::run(*args),
-            Command::Exporter(args) => return run_exporter::run(*args),
-            _ => {}
+            Command::Up(args) => run_up::run(*args),
+            Command::Api(args) => run_api::run(*args),
+            Command::Controller(args) => run_controller::run(*args),
+            Command::Node(args) => run_node::run(*args),
+            Command::Discovery(args) => run_discovery::run(*args),
+            Command::Ingress(args) => run_ingress::run(*args),
+            Command::Exporter(args) => run_exporter::run(*args),
         }
-        anyhow::bail!(
-            "`lastbackend {}` is not yet available in this build; the README's Status table says what is",
-            format!("{:?}", self.command).to_lowercase()
-        )
     }
 }

@@ -37,11 +37,7 @@ pub(crate) fn run(args: ApiArgs) -> anyhow::Result<()> {
         .build()?
         .block_on(async move {
             let storage = storage(&config.storage).await?;
-            let mut settings = Settings::default();
-            settings.cluster_name = config.cluster_name.clone();
-            settings.cluster_description = config.cluster_description.clone();
-            settings.internal_domain = config.domain_internal.clone();
-            settings.external_domain = config.domain_external.clone();
+            let settings = api_settings(&config);
             let token = match &config.access {
                 Access::Token(token) => Some(token.clone()),
                 Access::Open => None,
@@ -61,6 +57,16 @@ pub(crate) fn run(args: ApiArgs) -> anyhow::Result<()> {
             tracing::info!("REST API stopped");
             Ok(())
         })
+}
+
+/// The API's settings from its configuration.
+pub(crate) fn api_settings(config: &ApiConfig) -> Settings {
+    let mut settings = Settings::default();
+    settings.cluster_name = config.cluster_name.clone();
+    settings.cluster_description = config.cluster_description.clone();
+    settings.internal_domain = config.domain_internal.clone();
+    settings.external_domain = config.domain_external.clone();
+    settings
 }
 
 /// The configured storage backend.

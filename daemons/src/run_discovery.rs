@@ -23,17 +23,7 @@ const REPORT_EVERY: Duration = Duration::from_secs(5);
 /// serves DNS until SIGINT or SIGTERM.
 pub(crate) fn run(args: DiscoveryArgs) -> anyhow::Result<()> {
     let config = DiscoveryConfig::load(args)?;
-    let level = tracing_subscriber::filter::LevelFilter::from_level(log_level(config.verbose));
-    let mut filter = tracing_subscriber::EnvFilter::default().add_directive(level.into());
-    if config.verbose < 3 {
-        // hickory logs every query at info: a line per packet is debugging.
-        filter = filter.add_directive("hickory_server::server=warn".parse()?);
-    }
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logging(config.verbose)?;
     if config.api_uri.is_some() {
         // The HTTP ControlPlane client is not in this build: the reports go
         // through the storage this server reads anyway, as `lastbackend up`.
@@ -50,69 +40,96 @@ pub(crate) fn run(args: DiscoveryArgs) -> anyhow::Result<()> {
                 let _ = stop.send(());
             });
             let store = Store::new(storage(&config.storage).await?);
-            let upstreams = match &config.upstreams {
-                Upstreams::Servers(servers) => servers.clone(),
-                Upstreams::System => discovery::system_upstreams().unwrap_or_else(|error| {
-                    tracing::warn!(%error, "names outside the zone will be refused");
-                    Vec::new()
-                }),
-            };
-            let advertise = config
-                .advertise
-                .unwrap_or_else(|| advertised_ip(config.listen.ip()));
-            let zone = Arc::new(ServiceZone::new(
-                config.zone.clone().with_nameserver(advertise),
-            ));
-            let _watch = EndpointWatch::start(store.clone(), zone.clone())
-                .await
-                .context("loading the endpoints")?;
-            let server = DnsServer::builder(zone.clone())
-                .upstreams(upstreams)
-                .bind(config.listen)
-                .await?;
-            let address = SocketAddr::new(advertise, server.local_addr().port());
-            tracing::info!(%address, endpoints = zone.len(), "discovery serving");
-            let api: Arc<dyn ControlPlane> = Arc::new(Api::new(store, Settings::default()));
-            let name = hostname();
-            let report = MemberReport {
-                presence: Presence {
-                    ready: true,
-                    online: true,
-                },
-                address: Some(address),
-                ..MemberReport::default()
-            };
-            // Registered as soon as it serves; a failure here is retried by
-            // the reports.
-            let registered = api
-                .register_member(Kind::Discovery, &name, report.clone())
-                .await
-                .inspect_err(|error| tracing::warn!(%error, "registering failed; retrying"))
-                .is_ok();
-            let reports = tokio::spawn(keep_reporting(
-                api.clone(),
-                name.clone(),
-                report,
-                registered,
-            ));
-            let served = server
-                .run_until(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-            reports.abort();
-            // Not ready from now on; online ends with the heartbeat lease.
-            let stopping = MemberReport {
-                address: Some(address),
-                ..MemberReport::default()
-            };
-            if let Err(error) = api.member_status(Kind::Discovery, &name, stopping).await {
-                tracing::warn!(%error, "could not report the server stopping");
-            }
-            served?;
-            tracing::info!("discovery stopped");
-            Ok(())
+            let api: Arc<dyn ControlPlane> = Arc::new(Api::new(store.clone(), Settings::default()));
+            serve(&config, store, api, async move {
+                let _ = stopped.await;
+            })
+            .await
         })
+}
+
+/// Loads the endpoints from `store`, serves DNS and reports presence
+/// through `api` until `stopped`.
+pub(crate) async fn serve(
+    config: &DiscoveryConfig,
+    store: Store,
+    api: Arc<dyn ControlPlane>,
+    stopped: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let upstreams = match &config.upstreams {
+        Upstreams::Servers(servers) => servers.clone(),
+        Upstreams::System => discovery::system_upstreams().unwrap_or_else(|error| {
+            tracing::warn!(%error, "names outside the zone will be refused");
+            Vec::new()
+        }),
+    };
+    let advertise = config
+        .advertise
+        .unwrap_or_else(|| advertised_ip(config.listen.ip()));
+    let zone = Arc::new(ServiceZone::new(
+        config.zone.clone().with_nameserver(advertise),
+    ));
+    let _watch = EndpointWatch::start(store, zone.clone())
+        .await
+        .context("loading the endpoints")?;
+    let server = DnsServer::builder(zone.clone())
+        .upstreams(upstreams)
+        .bind(config.listen)
+        .await?;
+    let address = SocketAddr::new(advertise, server.local_addr().port());
+    tracing::info!(%address, endpoints = zone.len(), "discovery serving");
+    let name = hostname();
+    let report = MemberReport {
+        presence: Presence {
+            ready: true,
+            online: true,
+        },
+        address: Some(address),
+        ..MemberReport::default()
+    };
+    // Registered as soon as it serves; a failure here is retried by the
+    // reports.
+    let registered = api
+        .register_member(Kind::Discovery, &name, report.clone())
+        .await
+        .inspect_err(|error| tracing::warn!(%error, "registering failed; retrying"))
+        .is_ok();
+    let reports = tokio::spawn(keep_reporting(
+        api.clone(),
+        name.clone(),
+        report,
+        registered,
+    ));
+    let served = server.run_until(stopped).await;
+    reports.abort();
+    // Not ready from now on; online ends with the heartbeat lease.
+    let stopping = MemberReport {
+        address: Some(address),
+        ..MemberReport::default()
+    };
+    if let Err(error) = api.member_status(Kind::Discovery, &name, stopping).await {
+        tracing::warn!(%error, "could not report the server stopping");
+    }
+    served?;
+    tracing::info!("discovery stopped");
+    Ok(())
+}
+
+/// Logs to stderr at the `-v` level, without hickory's line per query
+/// below `-v 3`.
+pub(crate) fn init_logging(verbose: u8) -> anyhow::Result<()> {
+    let level = tracing_subscriber::filter::LevelFilter::from_level(log_level(verbose));
+    let mut filter = tracing_subscriber::EnvFilter::default().add_directive(level.into());
+    if verbose < 3 {
+        // hickory logs every query at info: a line per packet is debugging.
+        filter = filter.add_directive("hickory_server::server=warn".parse()?);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    Ok(())
 }
 
 /// Pushes presence every [`REPORT_EVERY`], registering again when the API

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use lastbackend_core::api::ControlPlane;
 use lastbackend_core::api::types::MemberReport;
 
 use crate::api;
@@ -40,47 +41,58 @@ pub(crate) fn run(args: ExporterArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?
         .block_on(async move {
-            let store = StoreConfig::new(&config.log_dir, config.rotate_bytes, config.retention);
-            let exporter = Exporter::open(store)
-                .with_context(|| format!("cannot open the log store {}", config.log_dir.display()))?;
-            let logs = tokio::net::TcpListener::bind(config.listener)
-                .await
-                .with_context(|| format!("cannot listen for logs on {}", config.listener))?;
-            let rest = std::net::TcpListener::bind(config.rest)
-                .with_context(|| format!("cannot listen on {}", config.rest))?;
-            let listener = advertised(logs.local_addr()?, &config.interface).await;
-            let http = advertised(rest.local_addr()?, &config.interface).await;
-            tracing::info!(%listener, %http, dir = %config.log_dir.display(), "exporter serving");
-            let registration = match &config.api_uri {
+            let api = match &config.api_uri {
                 Some(uri) => {
-                    let api = api_client(uri, config.token.as_deref(), &config.api_tls)?;
-                    let report = MemberReport {
-                        http: Some(http),
-                        listener: Some(listener),
-                        ..MemberReport::default()
-                    };
-                    Some(tokio::spawn(keep_registered(
-                        Arc::new(api),
-                        hostname(),
-                        report,
-                        STATUS_EVERY,
-                    )))
+                    let client = api_client(uri, config.token.as_deref(), &config.api_tls)?;
+                    Some(Arc::new(client) as Arc<dyn ControlPlane>)
                 }
                 None => {
-                    tracing::warn!("no --api-uri: not registered, the API will not find this exporter");
+                    tracing::warn!(
+                        "no --api-uri: not registered, the API will not find this exporter"
+                    );
                     None
                 }
             };
-            let ingest = tokio::spawn(exporter.clone().serve_logs(logs));
-            let router = exporter.router(config.token.clone());
-            let result = tokio::select! {
-                served = api::serve(rest, router, tls, shutdown_signal()) => served.context("the HTTP server"),
-                ingested = ingest => ingested?.context("the log listener"),
-            };
-            if let Some(task) = registration {
-                task.abort();
-            }
-            tracing::info!("exporter stopped");
-            result
+            serve(&config, tls, api, shutdown_signal()).await
         })
+}
+
+/// Stores the logs agents stream in and serves them over HTTP until
+/// `shutdown`, registered through `api` when given.
+pub(crate) async fn serve(
+    config: &ExporterConfig,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    api: Option<Arc<dyn ControlPlane>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = StoreConfig::new(&config.log_dir, config.rotate_bytes, config.retention);
+    let exporter = Exporter::open(store)
+        .with_context(|| format!("cannot open the log store {}", config.log_dir.display()))?;
+    let logs = tokio::net::TcpListener::bind(config.listener)
+        .await
+        .with_context(|| format!("cannot listen for logs on {}", config.listener))?;
+    let rest = std::net::TcpListener::bind(config.rest)
+        .with_context(|| format!("cannot listen on {}", config.rest))?;
+    let listener = advertised(logs.local_addr()?, &config.interface).await;
+    let http = advertised(rest.local_addr()?, &config.interface).await;
+    tracing::info!(%listener, %http, dir = %config.log_dir.display(), "exporter serving");
+    let registration = api.map(|api| {
+        let report = MemberReport {
+            http: Some(http),
+            listener: Some(listener),
+            ..MemberReport::default()
+        };
+        tokio::spawn(keep_registered(api, hostname(), report, STATUS_EVERY))
+    });
+    let ingest = tokio::spawn(exporter.clone().serve_logs(logs));
+    let router = exporter.router(config.token.clone());
+    let result = tokio::select! {
+        served = api::serve(rest, router, tls, shutdown) => served.context("the HTTP server"),
+        ingested = ingest => ingested?.context("the log listener"),
+    };
+    if let Some(task) = registration {
+        task.abort();
+    }
+    tracing::info!("exporter stopped");
+    result
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use lastbackend_core::api::ControlPlane;
 use lastbackend_runtime::agent::{Agent, AgentSettings};
 use lastbackend_runtime::cni::vxlan::{Vxlan, VxlanConfig};
 use lastbackend_runtime::cpi::{self, ProxyKind};
@@ -30,48 +31,62 @@ pub(crate) fn run(args: NodeArgs) -> anyhow::Result<()> {
         .build()?
         .block_on(async move {
             let client = api_client(&config.api_uri, config.token.as_deref(), &config.api_tls)?;
-            let docker = DockerRuntime::connect().await?;
-            if let Some(required) = &config.docker_version {
-                check_version(&docker, required)?;
-            }
-            let mut settings = AgentSettings::new(config.node_name.clone());
-            if let Some(dir) = &config.manifest_dir {
-                settings = settings.manifest_dir(dir);
-            }
             tracing::info!(
                 node = %config.node_name,
                 api = %config.api_uri,
                 storage = %config.storage_root.display(),
                 "node agent starting"
             );
-            let mut agent = Agent::new(
-                Arc::new(client),
-                Arc::new(docker.clone()),
-                Arc::new(docker),
-                Arc::new(DirCsi::new(&config.storage_root)),
-                settings,
-            );
-            if config.network == NetworkDriver::Vxlan {
-                let external = Some(config.network_interfaces.external.clone());
-                let vxlan = Vxlan::new(VxlanConfig::default().external_iface(external))
-                    .context("the vxlan overlay driver (--network-driver none runs without)")?;
-                agent = agent.with_cni(Arc::new(vxlan));
-            }
-            let proxy = match config.proxy {
-                ProxyDriver::Auto => Some(ProxyKind::Auto),
-                ProxyDriver::Ipvs => Some(ProxyKind::Ipvs),
-                ProxyDriver::Nftables => Some(ProxyKind::Nftables),
-                _ => None,
-            };
-            if let Some(kind) = proxy {
-                let cpi = cpi::select(kind).await.context("--network-proxy")?;
-                tracing::info!(proxy = cpi.name(), "service proxy");
-                agent = agent.with_cpi(cpi);
-            }
-            agent.run(shutdown_signal()).await;
+            agent(&config, Arc::new(client))
+                .await?
+                .run(shutdown_signal())
+                .await;
             tracing::info!("node agent stopped");
             Ok(())
         })
+}
+
+/// The agent `config` describes, joining through `control`: Docker, `dir`
+/// volumes, and the overlay and service proxy the settings ask for.
+pub(crate) async fn agent(
+    config: &NodeConfig,
+    control: Arc<dyn ControlPlane>,
+) -> anyhow::Result<Agent> {
+    let docker = DockerRuntime::connect().await.context(
+        "no Docker engine: start it (systemctl start docker) or point DOCKER_HOST at it",
+    )?;
+    if let Some(required) = &config.docker_version {
+        check_version(&docker, required)?;
+    }
+    let mut settings = AgentSettings::new(config.node_name.clone());
+    if let Some(dir) = &config.manifest_dir {
+        settings = settings.manifest_dir(dir);
+    }
+    let mut agent = Agent::new(
+        control,
+        Arc::new(docker.clone()),
+        Arc::new(docker),
+        Arc::new(DirCsi::new(&config.storage_root)),
+        settings,
+    );
+    if config.network == NetworkDriver::Vxlan {
+        let external = Some(config.network_interfaces.external.clone());
+        let vxlan = Vxlan::new(VxlanConfig::default().external_iface(external))
+            .context("the vxlan overlay driver (--network-driver none runs without)")?;
+        agent = agent.with_cni(Arc::new(vxlan));
+    }
+    let proxy = match config.proxy {
+        ProxyDriver::Auto => Some(ProxyKind::Auto),
+        ProxyDriver::Ipvs => Some(ProxyKind::Ipvs),
+        ProxyDriver::Nftables => Some(ProxyKind::Nftables),
+        _ => None,
+    };
+    if let Some(kind) = proxy {
+        let cpi = cpi::select(kind).await.context("--network-proxy")?;
+        tracing::info!(proxy = cpi.name(), "service proxy");
+        agent = agent.with_cpi(cpi);
+    }
+    Ok(agent)
 }
 
 /// Fails when the engine speaks an older API than `--container-runtime-docker-version`.
