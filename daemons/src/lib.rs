@@ -16,6 +16,7 @@ pub mod discovery;
 pub mod exporter;
 mod http_client;
 pub mod ingress;
+pub mod reference;
 mod run_api;
 mod run_controller;
 mod run_discovery;
