@@ -32,7 +32,13 @@ pub(crate) fn render(
             if backend.http {
                 writeln!(out, "  retry-on conn-failure empty-response")?;
             }
-            writeln!(out, "  default-server check inter 2s fall 3 rise 2")?;
+            // A pod that refuses or drops a connection is out at once (a
+            // lost node's pods stay listed until the controller notices);
+            // the health check brings it back.
+            writeln!(
+                out,
+                "  default-server check inter 2s fall 3 rise 2 observe layer4 error-limit 1 on-error mark-down"
+            )?;
             for (i, server) in backend.servers.iter().enumerate() {
                 writeln!(out, "  server s{i} {server}")?;
             }
