@@ -136,7 +136,9 @@ pub(crate) fn run(args: UpArgs) -> anyhow::Result<()> {
                 let (component, result) = joined.context("a component panicked")?;
                 if let Err(error) = result {
                     tracing::error!(component, "{error:#}; stopping everything");
-                    failure.get_or_insert(error.context(format!("the {component} failed")));
+                    failure.get_or_insert(
+                        error.context(format!("the {component} failed{}", hint(component))),
+                    );
                 }
                 // Whatever ends first, the rest follow.
                 let _ = stop.send(true);
@@ -144,6 +146,17 @@ pub(crate) fn run(args: UpArgs) -> anyhow::Result<()> {
             tracing::info!("stopped");
             failure.map_or(Ok(()), Err)
         })
+}
+
+/// What to try when `component` fails to start.
+fn hint(component: &str) -> &'static str {
+    match component {
+        "discovery" => " (--dns-port moves its port; --disable discovery runs without it)",
+        "exporter" => " (it listens on 2963 and 2964; --disable exporter runs without it)",
+        "node" => " (--disable node runs without a node agent)",
+        "ingress" => " (--disable ingress runs without HAProxy)",
+        _ => "",
+    }
 }
 
 /// Tells the user where the API is and how to reach it, on stdout (the logs

@@ -75,7 +75,7 @@ pub enum Error {
     #[error("cannot list the endpoints: {0}")]
     ListFailed(#[from] lastbackend_core::storage::Error),
     /// A UDP or TCP socket could not be bound.
-    #[error("cannot listen on {address} ({protocol}): {source}")]
+    #[error("cannot listen on {address} ({protocol})")]
     BindFailed {
         /// Where.
         address: SocketAddr,
