@@ -164,7 +164,9 @@ pub(crate) fn route_list(routes: &[Route]) -> String {
                 route.meta.namespace.clone().unwrap_or_default(),
                 route.meta.name.clone(),
                 route.spec.endpoint.clone(),
-                if route.spec.port == 443 { "yes" } else { "" }.to_owned(),
+                // By TLS, not port 443: the ingress serves a route on 443
+                // without TLS as plain HTTP.
+                if route.spec.tls.is_some() { "yes" } else { "" }.to_owned(),
                 route_status(route),
             ]
         })

@@ -215,6 +215,21 @@ fn route_ls_is_the_docs_table() {
          demo tank tank.demo.lstbknd.io initialized"
     );
     assert!(out.starts_with("NAMESPACE  NAME  DOMAIN                HTTPS  STATUS\n"));
+
+    let mut www = route_2048("www");
+    www.spec.port = 443;
+    let mut secure = route_2048("secure");
+    secure.spec.tls = Some(RouteTls {
+        secret: Some("secure-tls".into()),
+        passthrough: false,
+    });
+    assert_eq!(
+        collapse(&route_list(&[www, secure])),
+        "NAMESPACE NAME DOMAIN HTTPS STATUS\n\
+         --------- ---- ------ ----- ------\n\
+         demo www www.demo.lstbknd.io initialized\n\
+         demo secure secure.demo.lstbknd.io yes initialized"
+    );
 }
 
 #[test]
