@@ -292,6 +292,27 @@ async fn lb_prints_the_docs_layouts() {
         ),
         "{out}"
     );
+    let (ok, out, err) = run(&[
+        "route",
+        "create",
+        "test",
+        "secure",
+        "-p",
+        "8443",
+        "--tls-secret",
+        "secure-tls",
+        "2048:80",
+    ])
+    .await;
+    assert!(ok, "{err}");
+    assert!(
+        collapse(&out).contains("\nPORT 8443\nTLS terminated with secret secure-tls\nSTATUS "),
+        "{out}"
+    );
+    let (ok, out, err) = run(&["route", "inspect", "test", "secure", "-o", "json"]).await;
+    assert!(ok, "{err}");
+    let secure: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(secure["spec"]["tls"]["secret"], "secure-tls");
     let (ok, out, err) = run(&["route", "ls", "test"]).await;
     assert!(ok, "{err}");
     assert_eq!(

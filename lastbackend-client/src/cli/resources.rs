@@ -2,8 +2,8 @@
 
 use clap::{Args, Subcommand};
 use lastbackend_core::manifest::{
-    ManifestMeta, RouteManifest, RouteRuleManifest, RouteSpecManifest, SelectorManifest,
-    VolumeCapacityManifest, VolumeManifest, VolumeSpecManifest,
+    ManifestMeta, RouteManifest, RouteRuleManifest, RouteSpecManifest, RouteTlsManifest,
+    SelectorManifest, VolumeCapacityManifest, VolumeManifest, VolumeSpecManifest,
 };
 
 use super::{MANIFEST_VERSION, Printer, views};
@@ -22,6 +22,19 @@ pub struct RouteArgs {
     /// `/`) go to the service's port.
     #[arg(required = true, value_name = "SERVICE:PORT", value_parser = parse_rule)]
     pub rules: Vec<RouteRuleManifest>,
+    /// Terminate TLS on the port with this secret of the namespace (keys
+    /// `tls.crt` and `tls.key`, PEM), then route HTTP by domain and path.
+    /// Until the secret exists the route's status is `error`, naming it.
+    #[arg(long, value_name = "SECRET", conflicts_with_all = ["tls_passthrough", "tcp"])]
+    pub tls_secret: Option<String>,
+    /// Pass TLS through untouched to the one rule's service, chosen by SNI
+    /// (the domain); the service holds the certificate.
+    #[arg(long, conflicts_with = "tcp")]
+    pub tls_passthrough: bool,
+    /// Plain TCP: every connection on the port goes to the one rule's
+    /// service; domain and path are not looked at.
+    #[arg(long)]
+    pub tcp: bool,
 }
 
 fn parse_rule(text: &str) -> Result<RouteRuleManifest, String> {
@@ -43,7 +56,7 @@ fn parse_rule(text: &str) -> Result<RouteRuleManifest, String> {
 }
 
 impl RouteArgs {
-    fn manifest(self, name: &str) -> RouteManifest {
+    pub(super) fn manifest(self, name: &str) -> RouteManifest {
         RouteManifest {
             meta: ManifestMeta {
                 name: name.to_owned(),
@@ -53,6 +66,13 @@ impl RouteArgs {
                 port: u32::from(self.port),
                 endpoint: self.domain,
                 rules: self.rules,
+                tls: (self.tls_secret.is_some() || self.tls_passthrough).then_some(
+                    RouteTlsManifest {
+                        secret: self.tls_secret,
+                        passthrough: self.tls_passthrough,
+                    },
+                ),
+                tcp: self.tcp,
                 ..RouteSpecManifest::default()
             },
             version: MANIFEST_VERSION.to_owned(),
@@ -76,7 +96,8 @@ pub enum RouteCommand {
         /// The route.
         name: String,
     },
-    /// Create a route: `lb route create demo test -p 443 2048:80`.
+    /// Create a route: `lb route create demo test -p 443 --tls-secret test-tls
+    /// 2048:80`.
     Create {
         /// The namespace.
         namespace: String,
@@ -86,7 +107,9 @@ pub enum RouteCommand {
         #[command(flatten)]
         route: RouteArgs,
     },
-    /// Replace a route's listener and rules.
+    /// Replace a route's listener, rules, TLS and TCP: flags left out are
+    /// dropped, so repeat `--tls-secret`, `--tls-passthrough` or `--tcp` to
+    /// keep them.
     Update {
         /// The namespace.
         namespace: String,

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
+use lastbackend_core::manifest::RouteTlsManifest;
 
 use super::data::{ConfigCommand, SecretCommand};
 use super::namespace::NamespaceCommand;
@@ -154,6 +155,55 @@ fn routes_parse_as_in_the_docs() {
     ));
     fails("lb route create demo test -p 80");
     fails("lb route create demo test 2048");
+}
+
+#[test]
+fn route_tls_and_tcp_flags() {
+    let manifest = |line: &str| match parse(line).command {
+        Command::Route(RouteCommand::Create { route, name, .. })
+        | Command::Route(RouteCommand::Update { route, name, .. }) => route.manifest(&name),
+        _ => panic!("{line}"),
+    };
+    let plain = manifest("lb route create demo www 2048:80");
+    assert_eq!((plain.spec.tls, plain.spec.tcp), (None, false));
+    let www = manifest("lb route create demo www -p 443 --tls-secret www-tls 2048:80");
+    assert_eq!(
+        www.spec.tls,
+        Some(RouteTlsManifest {
+            secret: Some("www-tls".into()),
+            passthrough: false,
+        })
+    );
+    let www = manifest("lb route update demo www --tls-passthrough 2048:443");
+    assert_eq!(
+        www.spec.tls.map(|t| (t.secret, t.passthrough)),
+        Some((None, true))
+    );
+    let db = manifest("lb route create demo db -p 5432 --tcp postgres:5432");
+    assert_eq!((db.spec.tls, db.spec.tcp), (None, true));
+    for line in [
+        "lb route create demo www --tls-secret s --tls-passthrough 2048:80",
+        "lb route create demo www --tls-secret s --tcp 2048:80",
+        "lb route update demo www --tls-passthrough --tcp 2048:80",
+    ] {
+        assert_eq!(
+            fails(line).kind(),
+            clap::error::ErrorKind::ArgumentConflict,
+            "{line}"
+        );
+    }
+    for line in ["lb route create --help", "lb route update --help"] {
+        let help = fails(line).to_string();
+        for flag in [
+            "--tls-secret <SECRET>",
+            "--tls-passthrough",
+            "--tcp",
+            "--port",
+            "--domain",
+        ] {
+            assert!(help.contains(flag), "{flag} missing from:\n{help}");
+        }
+    }
 }
 
 #[test]

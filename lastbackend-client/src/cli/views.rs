@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use lastbackend_core::model::{
-    Cluster, Config, Deployment, Kind, Labels, Namespace, Node, Pod, Route, Secret, SelfLink,
-    Service, State, Volume,
+    Cluster, Config, Deployment, Kind, Labels, Namespace, Node, Pod, Route, RouteTls, Secret,
+    SelfLink, Service, State, Volume,
 };
 
 use super::table::{ago, fields, indent, table};
@@ -164,7 +164,9 @@ pub(crate) fn route_list(routes: &[Route]) -> String {
                 route.meta.namespace.clone().unwrap_or_default(),
                 route.meta.name.clone(),
                 route.spec.endpoint.clone(),
-                if route.spec.port == 443 { "yes" } else { "" }.to_owned(),
+                // By TLS, not port 443: the ingress serves a route on 443
+                // without TLS as plain HTTP.
+                if route.spec.tls.is_some() { "yes" } else { "" }.to_owned(),
                 route_status(route),
             ]
         })
@@ -175,13 +177,28 @@ pub(crate) fn route_list(routes: &[Route]) -> String {
 /// `lb route inspect <ns> <route>` and the block after create and update.
 pub(crate) fn route(route: &Route) -> String {
     let namespace = route.meta.namespace.clone().unwrap_or_default();
-    let mut out = fields(&[
+    let mut pairs = vec![
         ("NAME", route.meta.name.clone()),
         ("NAMESPACE", namespace.clone()),
         ("DOMAIN", route.spec.endpoint.clone()),
         ("PORT", route.spec.port.to_string()),
-        ("STATUS", route_status(route)),
-    ]);
+    ];
+    // Only when set, so plain HTTP routes keep the docs' layout.
+    match &route.spec.tls {
+        Some(RouteTls {
+            secret: Some(secret),
+            ..
+        }) => pairs.push(("TLS", format!("terminated with secret {secret}"))),
+        Some(RouteTls {
+            passthrough: true, ..
+        }) => pairs.push(("TLS", "passthrough".to_owned())),
+        _ => {}
+    }
+    if route.spec.tcp {
+        pairs.push(("TCP", "yes".to_owned()));
+    }
+    pairs.push(("STATUS", route_status(route)));
+    let mut out = fields(&pairs);
     let rows: Vec<_> = route
         .spec
         .rules

@@ -16,9 +16,10 @@ use crate::manifest::{
 use crate::model::{
     AccessMode, ConfigSpec, ConfigType, Container, ContainerResources, Dns, EnvSource, EnvVar,
     Exec, FilesRef, Image, KeyRef, Meta, NamespaceDomain, NamespaceResources, NamespaceSpec,
-    Resources, Restart, RestartPolicy, RouteRule, RouteSelector, RouteSpec, Scale, SecretSpec,
-    SecretType, Security, Selector, SelfLink, ServiceNetwork, ServiceSpec, Strategy, StrategyKind,
-    Template, TemplateVolume, VolumeMount, VolumeRef, VolumeSource, VolumeSpec, VolumeType,
+    Resources, Restart, RestartPolicy, RouteRule, RouteSelector, RouteSpec, RouteTls, Scale,
+    SecretSpec, SecretType, Security, Selector, SelfLink, ServiceNetwork, ServiceSpec, Strategy,
+    StrategyKind, Template, TemplateVolume, VolumeMount, VolumeRef, VolumeSource, VolumeSpec,
+    VolumeType,
 };
 use crate::units::{Cpu, PortMapping, Ram};
 
@@ -369,8 +370,11 @@ pub fn route_spec(m: &RouteManifest, default_endpoint: &str) -> Result<RouteSpec
             ingress: m.spec.selector.ingress.clone(),
         },
         ingress: None,
-        tls: None,
-        tcp: false,
+        tls: m.spec.tls.as_ref().map(|tls| RouteTls {
+            secret: tls.secret.clone(),
+            passthrough: tls.passthrough,
+        }),
+        tcp: m.spec.tcp,
     })
 }
 
@@ -532,6 +536,28 @@ spec:
         let mut bad = r.clone();
         bad.spec.port = 70000;
         assert!(route_spec(&bad, "x").unwrap_err().is_invalid());
+
+        let Manifest::Route(r) = parse_one(
+            "kind: Route\nversion: v1\nmeta: {name: r}\nspec:\n  port: 443\n  tls: {secret: r-tls}\n  rules: [{service: web, port: 8080}]\n",
+        ) else {
+            panic!()
+        };
+        let spec = route_spec(&r, "r.demo.lb.local").unwrap();
+        assert_eq!(
+            (spec.tls, spec.tcp),
+            (
+                Some(RouteTls {
+                    secret: Some("r-tls".into()),
+                    passthrough: false
+                }),
+                false
+            )
+        );
+        let mut tcp = r.clone();
+        tcp.spec.tls = None;
+        tcp.spec.tcp = true;
+        let spec = route_spec(&tcp, "x").unwrap();
+        assert_eq!((spec.tls, spec.tcp), (None, true));
 
         let Manifest::Secret(mut s) = parse_one(
             "kind: Secret\nversion: v1\nmeta: {name: s}\nspec: {type: auth, data: {username: u, password: p}}\n",

@@ -13,7 +13,7 @@ use super::config::ConfigEntryManifest;
 use super::namespace::{
     NamespaceDomainManifest, NamespaceResourcesManifest, NamespaceSpecManifest, QuotaManifest,
 };
-use super::route::{RouteRuleManifest, RouteSelectorManifest, RouteSpecManifest};
+use super::route::{RouteRuleManifest, RouteSelectorManifest, RouteSpecManifest, RouteTlsManifest};
 use super::service::{
     ContainerManifest, DnsManifest, EnvManifest, FileBindManifest, FilesSourceManifest,
     ImageManifest, KeyRefManifest, ResourceValuesManifest, ResourcesManifest, RestartManifest,
@@ -55,6 +55,7 @@ pub(super) fn fields_at(kind: ManifestKind, parent: &[&str]) -> Option<&'static 
         (K::Route, ["spec"]) => fields_of::<RouteSpecManifest>(),
         (K::Route, ["spec", "selector"]) => fields_of::<RouteSelectorManifest>(),
         (K::Route, ["spec", "rules"]) => fields_of::<RouteRuleManifest>(),
+        (K::Route, ["spec", "tls"]) => fields_of::<RouteTlsManifest>(),
         (K::Volume, ["spec"]) => fields_of::<VolumeSpecManifest>(),
         (K::Volume, ["spec", "capacity"]) => fields_of::<VolumeCapacityManifest>(),
         _ => return None,

@@ -73,7 +73,9 @@ pub use namespace::{
     QuotaManifest,
 };
 pub use parse::{parse, validate_all};
-pub use route::{RouteManifest, RouteRuleManifest, RouteSelectorManifest, RouteSpecManifest};
+pub use route::{
+    RouteManifest, RouteRuleManifest, RouteSelectorManifest, RouteSpecManifest, RouteTlsManifest,
+};
 pub use scalar::IntOrString;
 pub use secret::{SecretManifest, SecretSpecManifest, SecretType};
 pub use service::{

@@ -1,4 +1,5 @@
-//! `kind: Route`: external HTTP traffic into services, through an ingress.
+//! `kind: Route`: external HTTP, TLS or TCP traffic into services, through an
+//! ingress.
 
 use serde::{Deserialize, Serialize};
 
@@ -28,8 +29,16 @@ pub struct RouteSpecManifest {
     /// Which ingress serves the route.
     #[serde(skip_serializing_if = "is_default")]
     pub selector: RouteSelectorManifest,
-    /// Path prefixes and the service ports they go to; at least one.
+    /// Path prefixes and the service ports they go to; at least one, and
+    /// exactly one for a TCP or TLS passthrough route.
     pub rules: Vec<RouteRuleManifest>,
+    /// TLS on the route's port; plain text when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<RouteTlsManifest>,
+    /// Plain TCP: every connection on the port goes to the single rule's
+    /// service, host and path unread. Not with `tls`.
+    #[serde(skip_serializing_if = "is_default")]
+    pub tcp: bool,
 }
 
 impl Default for RouteSpecManifest {
@@ -39,8 +48,28 @@ impl Default for RouteSpecManifest {
             endpoint: None,
             selector: RouteSelectorManifest::default(),
             rules: Vec::new(),
+            tls: None,
+            tcp: false,
         }
     }
+}
+
+/// `spec.tls` of a route: terminate with a secret's certificate, or pass
+/// through by SNI; one of the two.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteTlsManifest {
+    /// A secret of the route's namespace with `tls.crt` (PEM chain) and
+    /// `tls.key` (PEM key): the ingress terminates TLS with them, then routes
+    /// HTTP by host and path.
+    #[serde(
+        deserialize_with = "scalar::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub secret: Option<String>,
+    /// Pass TLS untouched to the single rule's service, chosen by SNI.
+    #[serde(skip_serializing_if = "is_default")]
+    pub passthrough: bool,
 }
 
 /// `spec.selector` of a route.

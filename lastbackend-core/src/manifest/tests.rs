@@ -278,6 +278,38 @@ fn defaults() {
 }
 
 #[test]
+fn route_tls_and_tcp() {
+    let route = |spec: &str| {
+        let Manifest::Route(r) = one(&format!(
+            "kind: Route\nversion: v1\nmeta: {{name: web}}\nspec:\n{spec}"
+        )) else {
+            panic!("a route")
+        };
+        r.spec
+    };
+    let rule = "  rules: [{service: web, port: 8443}]\n";
+    let spec = route(&format!("  port: 443\n  tls: {{secret: web-tls}}\n{rule}"));
+    assert_eq!(
+        spec.tls,
+        Some(RouteTlsManifest {
+            secret: Some("web-tls".into()),
+            passthrough: false,
+        })
+    );
+    assert!(!spec.tcp);
+    let spec = route(&format!("  tls:\n    passthrough: true\n{rule}"));
+    assert_eq!(
+        spec.tls.map(|t| (t.secret, t.passthrough)),
+        Some((None, true))
+    );
+    let spec = route(&format!("  port: 5432\n  tcp: true\n{rule}"));
+    assert_eq!((spec.tls, spec.tcp), (None, true));
+    // Absent keys stay absent when written back.
+    let yaml = yaml_serde::to_string(&route(rule)).unwrap();
+    assert!(!yaml.contains("tls") && !yaml.contains("tcp"), "{yaml}");
+}
+
+#[test]
 fn container_fields_in_both_spellings() {
     let s = service(
         r#"
@@ -453,6 +485,15 @@ const WEB: &str = "  template:\n    containers:\n      - name: web\n        imag
 fn container_with(fields: &str) -> String {
     service_with(&format!("{WEB}{fields}"))
 }
+
+/// A route with one rule and `spec` (flow-style keys) beside it.
+fn route_with(spec: &str) -> String {
+    format!(
+        "kind: Route\nversion: v1\nmeta: {{name: r}}\nspec: {{{spec}, rules: [{{service: web, port: 443}}]}}\n"
+    )
+}
+
+const TWO_RULES: &str = "{service: web, port: 80}, {service: api, port: 80, path: /api}";
 
 #[test]
 fn validation_table() {
@@ -644,6 +685,61 @@ fn validation_table() {
             "kind: Route\nversion: v1\nmeta: {name: r}\nspec: {endpoint: \"a..b\", rules: [{service: web, port: 80}]}\n".into(),
             "spec.endpoint",
             "\"a..b\" is not a host name: dot-separated DNS-1123 labels".into(),
+        ),
+        (
+            route_with("tls: {secret: web, passthrough: true}"),
+            "spec.tls",
+            "give a secret (terminate TLS) or passthrough (pass it through), not both".into(),
+        ),
+        (
+            route_with("tls: {}"),
+            "spec.tls",
+            "name a secret to terminate TLS with, or set passthrough: true".into(),
+        ),
+        (
+            route_with("tls: {secret: Web_TLS}"),
+            "spec.tls.secret",
+            label("Web_TLS"),
+        ),
+        (
+            route_with("tls: {secret: \"\"}"),
+            "spec.tls.secret",
+            "required".into(),
+        ),
+        (
+            route_with("tls: {secret: web, pasthrough: true}"),
+            "spec.tls.pasthrough",
+            "unknown field `pasthrough`, did you mean `passthrough`?".into(),
+        ),
+        (
+            route_with("tcp: true, tls: {secret: web}"),
+            "spec.tcp",
+            "not with spec.tls: a route is plain TCP or TLS, not both".into(),
+        ),
+        (
+            route_with("tcp: true, tls: {passthrough: true}"),
+            "spec.tcp",
+            "not with spec.tls: a route is plain TCP or TLS, not both".into(),
+        ),
+        (
+            format!(
+                "kind: Route\nversion: v1\nmeta: {{name: r}}\nspec: {{tcp: true, rules: [{TWO_RULES}]}}\n"
+            ),
+            "spec.rules",
+            "a TCP route sends everything to one service: give one rule, found 2".into(),
+        ),
+        (
+            format!(
+                "kind: Route\nversion: v1\nmeta: {{name: r}}\nspec: {{tls: {{passthrough: true}}, rules: [{TWO_RULES}]}}\n"
+            ),
+            "spec.rules",
+            "a TLS passthrough route sends everything to one service: give one rule, found 2"
+                .into(),
+        ),
+        (
+            route_with("tcp: yes"),
+            "spec.tcp",
+            "invalid type: string \"yes\", expected a boolean".into(),
         ),
         (
             "kind: Secret\nversion: v1\nmeta: {name: s}\nspec: {type: auth, data: {username: u}}\n".into(),

@@ -9,8 +9,8 @@ use crate::units::{Cpu, PortMapping, Ram};
 use super::{
     ConfigManifest, ContainerManifest, EnvManifest, IntOrString, KeyRefManifest, Manifest,
     ManifestMeta, NamespaceManifest, QuotaManifest, ResourceValuesManifest, RouteManifest,
-    SecretManifest, SecretType, SelectorManifest, ServiceManifest, TemplateVolumeManifest,
-    VolumeManifest,
+    RouteSpecManifest, SecretManifest, SecretType, SelectorManifest, ServiceManifest,
+    TemplateVolumeManifest, VolumeManifest,
 };
 
 /// What a DNS-1123 label is, for error messages about names.
@@ -656,6 +656,7 @@ impl Validator {
             if spec.rules.is_empty() {
                 v.error_at("rules", "at least one rule is required");
             }
+            v.route_kind(spec);
             for (i, rule) in spec.rules.iter().enumerate() {
                 v.index_of("rules", i, |v| {
                     v.dns_label("service", &rule.service);
@@ -669,6 +670,47 @@ impl Validator {
                 });
             }
         });
+    }
+
+    /// `tls` and `tcp` as the ingress accepts them: a route is plain HTTP,
+    /// TLS terminated with a secret, TLS passed through, or plain TCP; the
+    /// last two send everything to one service.
+    fn route_kind(&mut self, spec: &RouteSpecManifest) {
+        let passthrough = spec.tls.as_ref().is_some_and(|tls| tls.passthrough);
+        if let Some(tls) = &spec.tls {
+            self.field("tls", |v| match (&tls.secret, tls.passthrough) {
+                (Some(_), true) => v.error(
+                    "give a secret (terminate TLS) or passthrough (pass it through), not both",
+                ),
+                (None, false) => {
+                    v.error("name a secret to terminate TLS with, or set passthrough: true")
+                }
+                (Some(secret), false) => v.dns_label("secret", secret),
+                (None, true) => {}
+            });
+            if spec.tcp {
+                self.error_at(
+                    "tcp",
+                    "not with spec.tls: a route is plain TCP or TLS, not both",
+                );
+            }
+        }
+        let single = if spec.tcp {
+            Some("TCP")
+        } else if passthrough {
+            Some("TLS passthrough")
+        } else {
+            None
+        };
+        if let Some(kind) = single.filter(|_| spec.rules.len() > 1) {
+            self.error_at(
+                "rules",
+                format!(
+                    "a {kind} route sends everything to one service: give one rule, found {}",
+                    spec.rules.len()
+                ),
+            );
+        }
     }
 
     fn volume(&mut self, m: &VolumeManifest) {

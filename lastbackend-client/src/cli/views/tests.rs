@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use lastbackend_core::model::{
-    ContainerStatus, Deployment, Meta, Namespace, Pod, Route, RouteRule, SelfLink, Service, State,
-    Status,
+    ContainerStatus, Deployment, Meta, Namespace, Pod, Route, RouteRule, RouteTls, SelfLink,
+    Service, State, Status,
 };
 
 use super::*;
@@ -215,6 +215,21 @@ fn route_ls_is_the_docs_table() {
          demo tank tank.demo.lstbknd.io initialized"
     );
     assert!(out.starts_with("NAMESPACE  NAME  DOMAIN                HTTPS  STATUS\n"));
+
+    let mut www = route_2048("www");
+    www.spec.port = 443;
+    let mut secure = route_2048("secure");
+    secure.spec.tls = Some(RouteTls {
+        secret: Some("secure-tls".into()),
+        passthrough: false,
+    });
+    assert_eq!(
+        collapse(&route_list(&[www, secure])),
+        "NAMESPACE NAME DOMAIN HTTPS STATUS\n\
+         --------- ---- ------ ----- ------\n\
+         demo www www.demo.lstbknd.io initialized\n\
+         demo secure secure.demo.lstbknd.io yes initialized"
+    );
 }
 
 #[test]
@@ -237,6 +252,30 @@ fn route_inspect_is_the_docs_layout() {
         "NAME 2048\nNAMESPACE demo\nDOMAIN 2048.demo.lstbknd.io\nPORT 80\nSTATUS initialized\n\
          PATH SERVICE ENDPOINT PORT\n---- ------- -------- ----\n/ 2048 2048.demo.lb.local 80"
     );
+}
+
+#[test]
+fn route_inspect_shows_tls_and_tcp_when_set() {
+    let mut www = route_2048("www");
+    www.spec.tls = Some(RouteTls {
+        secret: Some("www-tls".into()),
+        passthrough: false,
+    });
+    assert_eq!(
+        collapse(&route(&www)),
+        "NAME www\nNAMESPACE demo\nDOMAIN www.demo.lstbknd.io\nPORT 80\n\
+         TLS terminated with secret www-tls\nSTATUS initialized\n\
+         PATH SERVICE ENDPOINT PORT\n---- ------- -------- ----\n/ 2048 2048.demo.lb.local 80"
+    );
+    assert!(route(&www).contains("\nTLS        terminated with secret www-tls\n"));
+    www.spec.tls = Some(RouteTls {
+        secret: None,
+        passthrough: true,
+    });
+    assert!(collapse(&route(&www)).contains("\nPORT 80\nTLS passthrough\nSTATUS "));
+    let mut db = route_2048("db");
+    db.spec.tcp = true;
+    assert!(collapse(&route(&db)).contains("\nPORT 80\nTCP yes\nSTATUS "));
 }
 
 #[test]

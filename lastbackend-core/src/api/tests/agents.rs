@@ -539,10 +539,12 @@ async fn ingress_manifests_carry_the_secrets_routes_terminate_tls_with() {
     api.create_service("demo", service_m("web", 1, None, None))
         .await
         .unwrap();
-    let route = api
-        .create_route("demo", route_m("www", 443, "www.example.com", &["web"]))
-        .await
-        .unwrap();
+    let mut www = route_m("www", 443, "www.example.com", &["web"]);
+    www.spec.tls = Some(crate::manifest::RouteTlsManifest {
+        secret: Some("cert".into()),
+        passthrough: false,
+    });
+    let route = api.create_route("demo", www).await.unwrap();
     let secret = crate::model::Secret {
         meta: Meta::new("cert", &SelfLink::namespaced(Kind::Secret, "demo", "cert")),
         spec: crate::model::SecretSpec {
@@ -553,10 +555,6 @@ async fn ingress_manifests_carry_the_secrets_routes_terminate_tls_with() {
     let mut secret = api.store().create(&secret).await.unwrap();
     let mut assigned = route.clone();
     assigned.spec.ingress = Some("in1".into());
-    assigned.spec.tls = Some(crate::model::RouteTls {
-        secret: Some("cert".into()),
-        passthrough: false,
-    });
     api.store().update(&assigned).await.unwrap();
     let m = api
         .ingress_manifest("in1", None, Duration::ZERO)

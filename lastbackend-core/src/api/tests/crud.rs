@@ -1,7 +1,8 @@
 use super::*;
 use crate::api::UpdateOptions;
+use crate::manifest::RouteTlsManifest;
 use crate::model::{
-    Deployment, Kind, Meta, Node, Object, Pod, SecretType, SelfLink, State, VolumeSource,
+    Deployment, Kind, Meta, Node, Object, Pod, RouteTls, SecretType, SelfLink, State, VolumeSource,
 };
 
 #[tokio::test]
@@ -496,6 +497,71 @@ async fn routes() {
     api.create_route("demo", route_m("route-3", 1080, "a.com", &["demo"]))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn routes_with_tls_and_tcp() {
+    let api = with_demo().await;
+    api.create_service("demo", service_m("web", 1, None, None))
+        .await
+        .unwrap();
+    // The secret does not exist yet, and need not: the ingress watches for
+    // it and reports the route `error`, naming the secret, until it does.
+    let mut m = route_m("www", 443, "www.example.com", &["web"]);
+    m.spec.tls = Some(RouteTlsManifest {
+        secret: Some("www-tls".into()),
+        passthrough: false,
+    });
+    let created = api.create_route("demo", m.clone()).await.unwrap();
+    let read = api.route("demo", "www").await.unwrap();
+    assert_eq!(read, created);
+    assert_eq!(
+        read.spec.tls,
+        Some(RouteTls {
+            secret: Some("www-tls".into()),
+            passthrough: false,
+        })
+    );
+    assert!(!read.spec.tcp);
+
+    // An update replaces them with what the manifest says.
+    m.spec.tls = Some(RouteTlsManifest {
+        secret: None,
+        passthrough: true,
+    });
+    let r = api
+        .update_route("demo", "www", m.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.spec.tls.map(|t| (t.secret, t.passthrough)),
+        Some((None, true))
+    );
+    m.spec.tls = None;
+    let r = api.update_route("demo", "www", m, None).await.unwrap();
+    assert_eq!(api.route("demo", "www").await.unwrap().spec.tls, None);
+    assert_eq!(r.spec.tls, None);
+
+    let mut db = route_m("db", 5432, "db.example.com", &["web"]);
+    db.spec.tcp = true;
+    api.create_route("demo", db).await.unwrap();
+    assert!(api.route("demo", "db").await.unwrap().spec.tcp);
+
+    // What the ingress would refuse is refused here, with the field.
+    let mut bad = route_m("bad", 8443, "a.com", &["web"]);
+    bad.spec.tcp = true;
+    bad.spec.tls = Some(RouteTlsManifest {
+        secret: Some("www-tls".into()),
+        passthrough: false,
+    });
+    let err = api.create_route("demo", bad).await.unwrap_err();
+    assert_eq!(err.code(), 400);
+    assert!(
+        err.to_string()
+            .contains("spec.tcp: not with spec.tls: a route is plain TCP or TLS, not both"),
+        "{err}"
+    );
+    assert!(api.route("demo", "bad").await.is_err());
 }
 
 #[tokio::test]

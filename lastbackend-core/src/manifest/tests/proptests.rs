@@ -438,14 +438,32 @@ fn route() -> impl Strategy<Value = Manifest> {
             port: Some(port),
         }
     });
+    let tls = |secret, passthrough| {
+        Some(RouteTlsManifest {
+            secret,
+            passthrough,
+        })
+    };
+    // HTTP, TLS terminated, TLS passed through, TCP: `(tls, tcp)`.
+    let kind = prop_oneof![
+        Just((None, false)),
+        label().prop_map(move |secret| (tls(Some(secret), false), false)),
+        Just((tls(None, true), false)),
+        Just((None, true)),
+    ];
     (
         meta(),
         1..=65535u32,
         option::of(hostname()),
         option::of(hostname()),
         vec(rule, 1..3),
+        kind,
     )
-        .prop_map(|(meta, port, endpoint, ingress, rules)| {
+        .prop_map(|(meta, port, endpoint, ingress, mut rules, (tls, tcp))| {
+            let passthrough = tls.as_ref().is_some_and(|t| t.passthrough);
+            if tcp || passthrough {
+                rules.truncate(1);
+            }
             Manifest::Route(RouteManifest {
                 version: "v1".into(),
                 meta,
@@ -454,6 +472,8 @@ fn route() -> impl Strategy<Value = Manifest> {
                     endpoint,
                     selector: RouteSelectorManifest { ingress },
                     rules,
+                    tls,
+                    tcp,
                 },
             })
         })
