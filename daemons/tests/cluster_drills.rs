@@ -22,78 +22,33 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use lastbackend_client::Client;
 use lastbackend_core::api::types::WatchEvent;
 
+#[path = "support/e2e.rs"]
+mod e2e;
+
+use e2e::{Need, bin_dir, eventually, repo_root};
+
 /// The API's node heartbeat TTL (`lastbackend_core::api::Settings`).
 const NODE_TTL: Duration = Duration::from_secs(15);
 const HOST: &str = "2048.demo.example";
 
-fn skip(reason: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "the cluster drills need root, Docker, etcd, etcdctl, haproxy, curl and busybox-static \
-         (.ci/install): {reason}"
-    );
-    eprintln!("skipped: {reason}");
-}
-
-fn missing() -> Option<String> {
-    let ok = |program: &str, args: &[&str]| {
-        Command::new(program)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("not root".into());
-    }
-    if !ok("docker", &["info"]) {
-        return Some("no Docker engine answers `docker info`".into());
-    }
-    for (program, args) in [
-        ("etcd", &["--version"][..]),
-        ("etcdctl", &["version"]),
-        ("curl", &["--version"]),
-    ] {
-        if !ok(program, args) {
-            return Some(format!("`{program}` is not installed"));
-        }
-    }
-    if !["/usr/local/bin/haproxy", "/usr/sbin/haproxy"]
-        .iter()
-        .any(|p| Path::new(p).exists())
-    {
-        return Some("haproxy is not installed".into());
-    }
-    if !Path::new("/bin/busybox").exists() {
-        return Some("busybox-static is not installed".into());
-    }
-    None
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace root")
-        .to_owned()
-}
-
-fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_lastbackend"))
-        .parent()
-        .expect("target dir")
-        .to_owned()
-}
+const NEEDS: &[Need] = &[
+    Need::Root,
+    Need::Docker,
+    Need::Program("etcd", "--version"),
+    Need::Program("etcdctl", "version"),
+    Need::Program("curl", "--version"),
+    Need::Haproxy,
+    Need::Busybox,
+];
 
 /// The cluster `scripts/cluster` runs in `dir`; torn down when dropped.
 struct Cluster {
@@ -185,23 +140,24 @@ impl Cluster {
             .expect("a client")
     }
 
+    /// `etcdctl get <flags> /<cluster prefix>/<key>` against the cluster's
+    /// etcd.
+    fn etcdctl_get(&self, flags: &[&str], key: &str) -> String {
+        let out = Command::new("etcdctl")
+            .args(["--endpoints", &self.env["LB_CLUSTER_ETCD"], "get"])
+            .args(flags)
+            .arg(format!("/{}/{key}", self.env["LB_CLUSTER_ETCD_PREFIX"]))
+            .env("ETCDCTL_API", "3")
+            .output()
+            .expect("etcdctl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// The keys under `prefix` in the cluster's etcd, without the cluster's
     /// own prefix.
     fn etcd_keys(&self, prefix: &str) -> Vec<String> {
         let root = format!("/{}/", self.env["LB_CLUSTER_ETCD_PREFIX"]);
-        let out = Command::new("etcdctl")
-            .args([
-                "--endpoints",
-                &self.env["LB_CLUSTER_ETCD"],
-                "get",
-                "--prefix",
-                "--keys-only",
-            ])
-            .arg(format!("{root}{prefix}"))
-            .env("ETCDCTL_API", "3")
-            .output()
-            .expect("etcdctl");
-        String::from_utf8_lossy(&out.stdout)
+        self.etcdctl_get(&["--prefix", "--keys-only"], prefix)
             .lines()
             .filter_map(|l| l.strip_prefix(&root))
             .map(str::to_owned)
@@ -209,18 +165,9 @@ impl Cluster {
     }
 
     fn etcd_value(&self, key: &str) -> String {
-        let out = Command::new("etcdctl")
-            .args([
-                "--endpoints",
-                &self.env["LB_CLUSTER_ETCD"],
-                "get",
-                "--print-value-only",
-            ])
-            .arg(format!("/{}/{key}", self.env["LB_CLUSTER_ETCD_PREFIX"]))
-            .env("ETCDCTL_API", "3")
-            .output()
-            .expect("etcdctl");
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        self.etcdctl_get(&["--print-value-only"], key)
+            .trim()
+            .to_owned()
     }
 
     /// The pods the API knows, by self link.
@@ -373,15 +320,6 @@ impl Drop for Cluster {
     }
 }
 
-fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    start.elapsed()
-}
-
 /// The quick start's 2048 manifest with `VERSION=<version>` in its
 /// template (a template change: a new deployment).
 fn manifest(dir: &Path, version: &str) -> PathBuf {
@@ -400,8 +338,11 @@ fn manifest(dir: &Path, version: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drills_on_a_real_cluster() {
-    if let Some(reason) = missing() {
-        return skip(&reason);
+    if let Some(reason) = e2e::missing(NEEDS) {
+        return e2e::skip(
+            "the cluster drills need root, Docker, etcd, etcdctl, haproxy, curl and busybox-static",
+            &reason,
+        );
     }
     let build = Command::new(repo_root().join("examples/manifests/2048/build-image"))
         .output()
@@ -447,17 +388,7 @@ async fn drills_on_a_real_cluster() {
     let victim = victim_node.trim_start_matches("lb-").to_owned();
     let (ok, failed, loader) = cluster.load(stop.clone());
     cluster.script(&["kill", &victim]);
-    let ids = Command::new("docker")
-        .args(["ps", "-q", "--filter"])
-        .arg(format!("label=io.lastbackend.node={victim_node}"))
-        .output()
-        .unwrap();
-    for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-        Command::new("docker")
-            .args(["rm", "-f", id])
-            .output()
-            .unwrap();
-    }
+    e2e::remove_containers(&e2e::node_containers(&victim_node, true));
     let took = eventually(
         "the lost node's pods run elsewhere",
         NODE_TTL + Duration::from_secs(10),

@@ -34,6 +34,11 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+#[path = "support/e2e.rs"]
+mod e2e;
+
+use e2e::{node_containers, remove_containers};
+
 const TOKEN: &str = "node-docker-test";
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -51,23 +56,8 @@ struct Sweep(String);
 
 impl Drop for Sweep {
     fn drop(&mut self) {
-        for id in docker_ids(&self.0) {
-            let _ = Command::new("docker").args(["rm", "-f", &id]).output();
-        }
+        remove_containers(&node_containers(&self.0, true));
     }
-}
-
-/// The ids of the node's containers, running or not.
-fn docker_ids(node: &str) -> Vec<String> {
-    let out = Command::new("docker")
-        .args(["ps", "-aq", "--no-trunc", "--filter"])
-        .arg(format!("label={LABEL_NODE}={node}"))
-        .output()
-        .expect("docker ps");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
 }
 
 fn inspect(id: &str) -> Value {
@@ -91,7 +81,7 @@ fn docker(args: &[&str]) -> String {
 
 /// The node's running containers: id → inspect.
 fn running(node: &str) -> BTreeMap<String, Value> {
-    docker_ids(node)
+    node_containers(node, true)
         .into_iter()
         .map(|id| (id.clone(), inspect(&id)))
         .filter(|(_, c)| c["State"]["Running"] == Value::Bool(true))
@@ -355,7 +345,7 @@ async fn a_service_runs_scales_rolls_out_and_goes_away_on_docker() {
         .await
         .unwrap();
     let one = until("1 container runs", || async {
-        Some(running(&node)).filter(|r| r.len() == 1 && docker_ids(&node).len() == 1)
+        Some(running(&node)).filter(|r| r.len() == 1 && node_containers(&node, true).len() == 1)
     })
     .await;
     let (id, _) = one.into_iter().next().unwrap();
@@ -384,7 +374,8 @@ async fn a_service_runs_scales_rolls_out_and_goes_away_on_docker() {
         .await;
     let replaced = until("the new container replaces the old one", || async {
         let now = running(&node);
-        (now.len() == 1 && !now.contains_key(&id) && docker_ids(&node).len() == 1).then_some(now)
+        (now.len() == 1 && !now.contains_key(&id) && node_containers(&node, true).len() == 1)
+            .then_some(now)
     })
     .await;
     let c = replaced.values().next().unwrap();
@@ -400,7 +391,7 @@ async fn a_service_runs_scales_rolls_out_and_goes_away_on_docker() {
         .await
         .unwrap();
     until("no container is left", || async {
-        docker_ids(&node).is_empty().then_some(())
+        node_containers(&node, true).is_empty().then_some(())
     })
     .await;
 }
@@ -452,7 +443,7 @@ async fn killed_containers_restart_and_a_restarted_agent_adopts_its_own_on_docke
         before.keys().collect::<Vec<_>>(),
         "the restarted agent must adopt, not duplicate"
     );
-    assert_eq!(docker_ids(&node).len(), 2);
+    assert_eq!(node_containers(&node, true).len(), 2);
 
     cluster
         .api
@@ -460,7 +451,7 @@ async fn killed_containers_restart_and_a_restarted_agent_adopts_its_own_on_docke
         .await
         .unwrap();
     until("no container is left", || async {
-        docker_ids(&node).is_empty().then_some(())
+        node_containers(&node, true).is_empty().then_some(())
     })
     .await;
 }

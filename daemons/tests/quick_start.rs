@@ -13,66 +13,27 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "support/e2e.rs"]
+mod e2e;
+
+use e2e::{Need, bin_dir, eventually, repo_root};
 
 /// The node name `up` runs its agent under; its containers carry it.
 const NODE: &str = "quick-start";
 
-fn skip(reason: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "the quick-start test needs root, Docker, haproxy, nft, curl, dig and busybox-static \
-         (.ci/install): {reason}"
-    );
-    eprintln!("skipped: {reason}");
-}
-
-/// Why the test cannot run here, if it cannot.
-fn missing() -> Option<String> {
-    let ok = |program: &str, args: &[&str]| {
-        Command::new(program)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("not root (the service proxy writes nftables rules)".into());
-    }
-    if !ok("docker", &["info"]) {
-        return Some("no Docker engine answers `docker info`".into());
-    }
-    for (program, args) in [
-        ("nft", &["--version"][..]),
-        ("curl", &["--version"]),
-        ("dig", &["-v"]),
-    ] {
-        if !ok(program, args) {
-            return Some(format!("`{program}` is not installed"));
-        }
-    }
-    if !["/usr/local/bin/haproxy", "/usr/sbin/haproxy"]
-        .iter()
-        .any(|p| Path::new(p).exists())
-    {
-        return Some("haproxy is not installed".into());
-    }
-    if !Path::new("/bin/busybox").exists() {
-        return Some("busybox-static is not installed".into());
-    }
-    None
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace root")
-        .to_owned()
-}
+const NEEDS: &[Need] = &[
+    Need::Root,
+    Need::Docker,
+    Need::Program("nft", "--version"),
+    Need::Program("curl", "--version"),
+    Need::Program("dig", "-v"),
+    Need::Haproxy,
+    Need::Busybox,
+];
 
 /// The lines of the README's tested quick-start block.
 fn readme_commands() -> Vec<String> {
@@ -159,14 +120,7 @@ impl Up {
 
     /// Runs one command line as the README's reader would.
     fn sh(&self, line: &str) -> String {
-        let lb_dir = Path::new(env!("CARGO_BIN_EXE_lastbackend"))
-            .parent()
-            .expect("target dir")
-            .to_owned();
-        assert!(
-            lb_dir.join("lb").exists(),
-            "no `lb` next to the lastbackend binary: cargo build -p lastbackend-client --bin lb"
-        );
+        let lb_dir = bin_dir();
         let path = format!(
             "{}:{}",
             lb_dir.display(),
@@ -195,17 +149,13 @@ impl Drop for Up {
         if self.sweep {
             let _ = self.child.kill();
             let _ = self.child.wait();
-            for id in containers() {
-                let _ = Command::new("docker").args(["rm", "-f", &id]).output();
-            }
+            e2e::remove_containers(&containers());
         }
     }
 }
 
 fn signal_and_wait(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    e2e::terminate(child.id());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -222,15 +172,7 @@ fn signal_and_wait(child: &mut Child) {
 
 /// The ids of the running containers of the node.
 fn containers() -> Vec<String> {
-    let out = Command::new("docker")
-        .args(["ps", "-q", "--no-trunc", "--filter"])
-        .arg(format!("label=io.lastbackend.node={NODE}"))
-        .output()
-        .expect("docker ps");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
+    e2e::node_containers(NODE, false)
 }
 
 fn docker_exec(id: &str, args: &[&str]) -> String {
@@ -248,18 +190,13 @@ fn docker_exec(id: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !check() {
-        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 #[test]
 fn the_readme_quick_start_works_and_survives_a_restart() {
-    if let Some(reason) = missing() {
-        return skip(&reason);
+    if let Some(reason) = e2e::missing(NEEDS) {
+        return e2e::skip(
+            "the quick-start test needs root, Docker, haproxy, nft, curl, dig and busybox-static",
+            &reason,
+        );
     }
     let data = tempfile::tempdir().expect("a temp dir");
     let data_dir = data.path().join("lastbackend");
