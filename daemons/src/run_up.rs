@@ -61,6 +61,11 @@ pub(crate) fn run(args: UpArgs) -> anyhow::Result<()> {
                     let _ = stopping.wait_for(|stop| *stop).await;
                 }
             };
+            let signal = stop.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = signal.send(true);
+            });
             let mut tasks = JoinSet::new();
 
             let storage = storage(&config.api.storage).await?;
@@ -126,11 +131,6 @@ pub(crate) fn run(args: UpArgs) -> anyhow::Result<()> {
                 });
             }
 
-            let signal = stop.clone();
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                let _ = signal.send(true);
-            });
             let mut failure = None;
             while let Some(joined) = tasks.join_next().await {
                 let (component, result) = joined.context("a component panicked")?;
@@ -153,8 +153,6 @@ fn hint(component: &str) -> &'static str {
     match component {
         "discovery" => " (--dns-port moves its port; --disable discovery runs without it)",
         "exporter" => " (it listens on 2963 and 2964; --disable exporter runs without it)",
-        "node" => " (--disable node runs without a node agent)",
-        "ingress" => " (--disable ingress runs without HAProxy)",
         _ => "",
     }
 }

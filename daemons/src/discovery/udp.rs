@@ -48,8 +48,9 @@ const MAX_QUERY: usize = 4096;
 /// Answers queries arriving on `socket` until the task is aborted.
 pub(super) async fn serve(socket: Arc<UdpSocket>, catalog: Arc<Catalog>, zone: Arc<ServiceZone>) {
     let mut buffer = vec![0_u8; MAX_QUERY];
+    let mut control = nix::cmsg_space!(in_pktinfo);
     loop {
-        let (len, src, local) = match receive(&socket, &mut buffer).await {
+        let (len, src, local) = match receive(&socket, &mut buffer, &mut control).await {
             Ok(received) => received,
             // ICMP errors from earlier sends surface here: nothing to do.
             Err(error) => {
@@ -102,19 +103,20 @@ pub(super) async fn serve(socket: Arc<UdpSocket>, catalog: Arc<Catalog>, zone: A
 }
 
 /// Receives one datagram: its length, its sender and, on a socket with
-/// `IP_PKTINFO`, the local address it was sent to.
+/// `IP_PKTINFO`, the local address it was sent to (`control` holds room for
+/// that message, reused across calls).
 async fn receive(
     socket: &UdpSocket,
     buffer: &mut [u8],
+    control: &mut [u8],
 ) -> std::io::Result<(usize, SocketAddr, Option<Ipv4Addr>)> {
-    let mut control = nix::cmsg_space!(in_pktinfo);
     socket
         .async_io(Interest::READABLE, || {
             let mut iov = [IoSliceMut::new(buffer)];
             let message = recvmsg::<SockaddrStorage>(
                 socket.as_raw_fd(),
                 &mut iov,
-                Some(control.as_mut_slice()),
+                Some(&mut *control),
                 MsgFlags::MSG_DONTWAIT,
             )?;
             let local = message
