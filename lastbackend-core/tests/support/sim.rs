@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use lastbackend_core::api::{Api, Settings};
 use lastbackend_core::controller::hollow::{HollowConfig, HollowNode};
 use lastbackend_core::controller::leader::{self, LeaderConfig};
@@ -26,8 +27,23 @@ use tokio::task::JoinHandle;
 
 /// A running controller process: its task and how to stop it gently.
 struct ControllerProcess {
-    task: JoinHandle<()>,
+    task: JoinHandle<Result<(), String>>,
     stop: oneshot::Sender<()>,
+}
+
+/// Panics with what ended a controller task, unless `crashed` and it was
+/// cancelled by that crash: an error or a panic fails the simulation.
+fn check_ended(ended: Result<Result<(), String>, tokio::task::JoinError>, crashed: bool) {
+    match ended {
+        Ok(Ok(())) if !crashed => {}
+        Ok(Ok(())) => panic!("a controller ended on its own before it was crashed"),
+        Ok(Err(e)) => panic!("a controller ended with an error: {e}"),
+        Err(e) if e.is_cancelled() && crashed => {}
+        Err(e) => match e.try_into_panic() {
+            Ok(payload) => std::panic::resume_unwind(payload),
+            Err(e) => panic!("a controller task failed: {e}"),
+        },
+    }
 }
 
 /// The cluster.
@@ -35,6 +51,8 @@ pub struct Sim {
     pub api: Api,
     pub nodes: Vec<HollowNode>,
     controller: Option<ControllerProcess>,
+    /// Crashed controllers' tasks, aborted but not yet seen to end.
+    crashed: Vec<JoinHandle<Result<(), String>>>,
     /// Numbers controller processes (each campaigns under its own name).
     incarnation: usize,
     leader_ttl: Duration,
@@ -63,6 +81,7 @@ impl Sim {
             api,
             nodes,
             controller: None,
+            crashed: Vec::new(),
             incarnation: 0,
             leader_ttl: ttl,
             workers: 4,
@@ -79,6 +98,7 @@ impl Sim {
     /// is free).
     pub fn start_controller(&mut self) {
         assert!(self.controller.is_none(), "one controller at a time");
+        self.check_controllers();
         self.incarnation += 1;
         let store = self.api.store().clone();
         let holder = format!("controller-{}", self.incarnation);
@@ -95,12 +115,13 @@ impl Sim {
             let leadership = leader::campaign(store.storage().clone(), config);
             let manager = ControllerManager::new(store, settings);
             let shutdown = async move {
+                // A dropped sender stops it too.
                 let _ = stopped.await;
             };
-            if let Err(e) = manager.run(leadership.clone(), shutdown).await {
-                eprintln!("controller stopped badly: {e}");
-            }
-            let _ = leadership.resign().await;
+            let ran = manager.run(leadership.clone(), shutdown).await;
+            let resigned = leadership.resign().await;
+            ran.map_err(|e| format!("the reconcilers: {e}"))?;
+            resigned.map_err(|e| format!("resigning: {e}"))
         });
         self.controller = Some(ControllerProcess { task, stop });
     }
@@ -110,14 +131,38 @@ impl Sim {
     pub fn crash_controller(&mut self) {
         if let Some(process) = self.controller.take() {
             process.task.abort();
+            self.crashed.push(process.task);
         }
     }
 
-    /// Stops the controller gently and waits for it.
+    /// Stops the controller gently and waits for it, and for every crashed
+    /// one; panics if any ended with an error or a panic.
     pub async fn stop_controller(&mut self) {
         if let Some(process) = self.controller.take() {
+            // A send fails only when the task has ended already: its result
+            // says why.
             let _ = process.stop.send(());
-            let _ = process.task.await;
+            check_ended(process.task.await, false);
+        }
+        for task in std::mem::take(&mut self.crashed) {
+            check_ended(task.await, true);
+        }
+    }
+
+    /// Panics if the running controller has ended (it runs until stopped or
+    /// crashed) or a crashed one ended otherwise than by its crash.
+    fn check_controllers(&mut self) {
+        if let Some(process) = self.controller.take_if(|p| p.task.is_finished()) {
+            let ended = process.task.now_or_never().expect("a finished task");
+            check_ended(ended, false);
+            panic!("the controller ended without being stopped");
+        }
+        let (ended, running) = std::mem::take(&mut self.crashed)
+            .into_iter()
+            .partition(JoinHandle::is_finished);
+        self.crashed = running;
+        for task in ended {
+            check_ended(task.now_or_never().expect("a finished task"), true);
         }
     }
 
@@ -138,9 +183,10 @@ impl Sim {
     }
 
     /// Waits until the controller marks node `name` offline.
-    pub async fn offline(&self, name: &str, timeout: Duration) {
+    pub async fn offline(&mut self, name: &str, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
         while self.api.node(name).await.unwrap().status.online {
+            self.check_controllers();
             if tokio::time::Instant::now() >= deadline {
                 panic!("{name} still online after {timeout:?}");
             }
@@ -151,10 +197,11 @@ impl Sim {
     /// Polls [`Self::check`] until it passes; panics with the last
     /// difference after `timeout`. An invariant broken on the way panics at
     /// once.
-    pub async fn converge(&self, desired: &Desired, timeout: Duration) {
+    pub async fn converge(&mut self, desired: &Desired, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut last;
         loop {
+            self.check_controllers();
             match check(self.api.store(), desired).await {
                 Ok(()) => return,
                 Err(Problem::Broken(e)) => panic!("invariant broken: {e}"),
@@ -164,6 +211,16 @@ impl Sim {
                 panic!("not converged after {timeout:?}: {last}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Sim {
+    /// A simulation that ends without [`Sim::stop_controller`] still fails
+    /// on a controller that has ended badly.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.check_controllers();
         }
     }
 }
