@@ -75,10 +75,18 @@ impl Cluster {
     async fn heartbeat(&self, name: &str, alive: bool) {
         let key = crate::api::lease_key(Kind::Node, name);
         let storage = self.store.storage();
+        // Idempotent: a heartbeat already there (or already gone) is fine,
+        // any other failure is the test's.
         if alive {
-            let _ = storage.put(&key, "{}".into(), None).await;
+            match storage.put(&key, "{}".into(), None).await {
+                Err(e) if !e.is_exists() => panic!("heartbeat of {name}: {e}"),
+                _ => {}
+            }
         } else {
-            let _ = storage.del(&key, None).await;
+            match storage.del(&key, None).await {
+                Err(e) if !e.is_not_found() => panic!("heartbeat of {name}: {e}"),
+                _ => {}
+            }
         }
     }
 
