@@ -11,6 +11,8 @@
 
 #[path = "support/nft_lab.rs"]
 mod lab;
+#[path = "support/skip.rs"]
+mod skip;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

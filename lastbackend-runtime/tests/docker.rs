@@ -12,6 +12,8 @@ mod images;
 mod networks;
 #[path = "docker/registry.rs"]
 mod registry;
+#[path = "support/skip.rs"]
+mod skip;
 #[path = "docker/streams.rs"]
 mod streams;
 #[path = "support/docker.rs"]

@@ -8,7 +8,8 @@
 //! `docker` CLI (a synchronous drop cannot drive the async client).
 //!
 //! Without an engine (or busybox-static) a test is skipped with a message,
-//! except under `CI=true`, where it fails: CI must run the real thing.
+//! except under `CI=true`, where it fails (see `skip.rs`; a crate including
+//! this module includes that one as `crate::skip`).
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
@@ -23,6 +24,8 @@ use lastbackend_core::model::RestartPolicy;
 use lastbackend_runtime::docker::{DockerRuntime, offline};
 use lastbackend_runtime::{ContainerSpec, Error};
 
+use crate::skip::skip;
+
 /// The label every test container carries, valued with its scope's suffix.
 pub const TEST_LABEL: &str = "io.lastbackend.test";
 
@@ -31,21 +34,20 @@ pub const TEST_LABEL: &str = "io.lastbackend.test";
 pub const PATIENCE: Duration = Duration::from_secs(90);
 
 /// The engine with [`offline::BUSYBOX`] imported, or `None` after saying
-/// why; under `CI=true` a missing engine or busybox-static panics.
+/// why; under `CI=true` a missing engine or busybox-static fails the test.
 pub async fn docker() -> Option<DockerRuntime> {
-    let ci = std::env::var("CI").is_ok_and(|ci| ci == "true");
     let docker = match DockerRuntime::connect().await {
         Ok(docker) => docker,
-        Err(e) if !ci => {
-            eprintln!("skipped: no Docker Engine: {e}");
+        Err(e) => {
+            skip("the Docker test", format!("no Docker Engine: {e}"));
             return None;
         }
-        Err(e) => panic!("CI=true needs a Docker Engine: {e}"),
     };
     match offline::import_busybox(&docker, offline::BUSYBOX).await {
         Ok(_) => Some(docker),
-        Err(e @ Error::Invalid { .. }) if !ci => {
-            eprintln!("skipped: {e}");
+        // Invalid: busybox-static is not installed.
+        Err(e @ Error::Invalid { .. }) => {
+            skip("the Docker test", e);
             None
         }
         Err(e) => panic!("importing the offline image: {e}"),
@@ -56,6 +58,8 @@ pub async fn docker() -> Option<DockerRuntime> {
 pub struct Scope {
     /// Unique to this scope: process id and a random part.
     pub suffix: String,
+    /// `key=value` label filters of containers made by others (an agent).
+    swept: Mutex<Vec<String>>,
     networks: Mutex<Vec<String>>,
     images: Mutex<Vec<String>>,
 }
@@ -66,6 +70,7 @@ impl Scope {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         Self {
             suffix: format!("{}-{n}-{:06x}", std::process::id(), random() & 0xff_ffff),
+            swept: Mutex::default(),
             networks: Mutex::default(),
             images: Mutex::default(),
         }
@@ -91,6 +96,12 @@ impl Scope {
         spec
     }
 
+    /// Removes the containers labelled `key=value` on drop, whoever made
+    /// them.
+    pub fn sweep(&self, key: &str, value: &str) {
+        self.swept.lock().unwrap().push(format!("{key}={value}"));
+    }
+
     /// Removes network `name` on drop.
     pub fn network(&self, name: &str) {
         self.networks.lock().unwrap().push(name.to_owned());
@@ -104,28 +115,57 @@ impl Scope {
 
 impl Drop for Scope {
     fn drop(&mut self) {
-        let filter = format!("label={TEST_LABEL}={}", self.suffix);
-        let ids = cli(&["ps", "-aq", "--filter", &filter]);
-        let ids: Vec<&str> = ids.split_whitespace().collect();
-        if !ids.is_empty() {
-            cli(&[&["rm", "-f", "-v"], ids.as_slice()].concat());
+        // Cleanup runs on the way out of a failed test too, so it reports
+        // what it could not remove instead of panicking over the failure.
+        let mut filters = vec![format!("{TEST_LABEL}={}", self.suffix)];
+        filters.extend(self.swept.lock().unwrap().iter().cloned());
+        for filter in filters {
+            let ids = try_cli(&["ps", "-aq", "--filter", &format!("label={filter}")]);
+            let ids = ids.unwrap_or_else(|e| {
+                eprintln!("cleanup: {e}");
+                String::new()
+            });
+            let ids: Vec<&str> = ids.split_whitespace().collect();
+            if !ids.is_empty()
+                && let Err(e) = try_cli(&[&["rm", "-f", "-v"], ids.as_slice()].concat())
+            {
+                eprintln!("cleanup: {e}");
+            }
         }
         for network in self.networks.lock().unwrap().iter() {
-            cli(&["network", "rm", network]);
+            if let Err(e) = try_cli(&["network", "rm", network]) {
+                eprintln!("cleanup: {e}");
+            }
         }
+        // A test may have removed its image already: `rmi -f` of a missing
+        // reference fails, and that is no leftover.
         for image in self.images.lock().unwrap().iter() {
-            cli(&["rmi", "-f", image]);
+            let _ = try_cli(&["rmi", "-f", image]);
         }
     }
 }
 
-/// Runs the `docker` CLI; its stdout (failures are the caller's to judge).
+/// Runs the `docker` CLI; its stdout, panicking with its stderr when it
+/// fails.
 pub fn cli(args: &[&str]) -> String {
+    try_cli(args).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs the `docker` CLI; its stdout, or what it said on failure.
+pub fn try_cli(args: &[&str]) -> Result<String, String> {
     let output = Command::new("docker")
         .args(args)
         .output()
         .expect("the docker CLI runs (install docker.io)");
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(format!(
+            "docker {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
 }
 
 /// `docker inspect <what>` parsed.

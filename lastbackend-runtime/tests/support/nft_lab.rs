@@ -17,8 +17,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::sched::{CloneFlags, setns};
 
+use crate::skip::skip;
+
 /// Whether the kernel-facing tests can run here: root, `ip` and `nft`.
-/// Under `CI=true` a missing piece panics instead: CI must run them.
+/// Under `CI=true` a missing piece fails the test instead (`crate::skip`).
 pub(crate) fn prerequisites() -> bool {
     let missing = if !nix::unistd::geteuid().is_root() {
         Some("not root")
@@ -31,11 +33,8 @@ pub(crate) fn prerequisites() -> bool {
     };
     match missing {
         None => true,
-        Some(why) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
-            panic!("cannot run the netns proxy tests: {why}")
-        }
         Some(why) => {
-            println!("skipped: {why}");
+            skip("the netns proxy test", why);
             false
         }
     }
@@ -186,6 +185,8 @@ impl Lab {
             while !stop.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((mut conn, _)) => {
+                        // A client gone early is the client's failure: it
+                        // reads no id, which `hits` counts and tests see.
                         let _ = conn.write_all(format!("b{id}").as_bytes());
                     }
                     Err(_) => thread::sleep(Duration::from_millis(5)),
@@ -200,7 +201,14 @@ impl Drop for Lab {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         for ns in [&self.node, &self.remote] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            match Command::new("ip").args(["netns", "del", ns]).output() {
+                Ok(out) if out.status.success() => {}
+                Ok(out) => eprintln!(
+                    "cleanup: ip netns del {ns}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+                Err(e) => eprintln!("cleanup: ip netns del {ns}: {e}"),
+            }
         }
     }
 }
