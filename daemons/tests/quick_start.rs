@@ -5,7 +5,8 @@
 //! `up` printed. Then what a pod sees (its resolver is discovery:
 //! `nslookup` gives the service VIP, `wget` by name reaches the service
 //! through the VIP), a restart of `up` (every object, the token and the
-//! containers kept, none doubled), and removal (no container left).
+//! containers kept, none doubled), and removal (no container left, exited
+//! ones included).
 //!
 //! Needs root, the Docker Engine, haproxy, nft, curl, dig and
 //! busybox-static (`.ci/install`); skips with a reason without them, and
@@ -170,9 +171,19 @@ fn signal_and_wait(child: &mut Child) {
     }
 }
 
-/// The ids of the running containers of the node.
+/// The ids of the node's containers, exited ones included: an exited
+/// duplicate or leftover counts.
 fn containers() -> Vec<String> {
-    e2e::node_containers(NODE, false)
+    let mut ids = e2e::node_containers(NODE, true);
+    ids.sort();
+    ids
+}
+
+/// The ids of the node's running containers.
+fn running() -> Vec<String> {
+    let mut ids = e2e::node_containers(NODE, false);
+    ids.sort();
+    ids
 }
 
 fn docker_exec(id: &str, args: &[&str]) -> String {
@@ -207,6 +218,7 @@ fn the_readme_quick_start_works_and_survives_a_restart() {
         eprintln!("$ {line}\n{out}");
     }
     assert_eq!(containers().len(), 2, "two replicas, two containers");
+    assert_eq!(running(), containers(), "both run");
 
     // From inside a pod: discovery is its resolver, the name is the VIP,
     // and the VIP reaches the service.
@@ -235,24 +247,26 @@ fn the_readme_quick_start_works_and_survives_a_restart() {
 
     // A restart keeps every object, the token and the containers.
     let token = up.token().to_owned();
-    let before = {
-        let mut ids = containers();
-        ids.sort();
-        ids
-    };
+    let before = containers();
     up.stop();
-    assert_eq!(containers().len(), 2, "containers run on while up is down");
+    assert_eq!(running(), before, "containers run on while up is down");
     let up = Up::start(&data_dir);
     assert_eq!(up.token(), token, "the generated token is kept");
     let inspect = up.sh("lb service inspect demo 2048");
     assert!(inspect.contains("State:     ready"), "{inspect}");
-    std::thread::sleep(Duration::from_secs(3));
-    let mut after = containers();
-    after.sort();
-    assert_eq!(
-        after, before,
-        "the agent adopts its containers: none replaced or doubled"
+    // A scale is a manifest the new agent acts on after its first pass
+    // over the adopted pods; `--wait` returns once the third pod is reported
+    // ready, which the agent does at the end of a pass. A pass that doubled
+    // or replaced a container has done so by then.
+    up.sh("lb service scale demo 2048 3 --wait");
+    let after = containers();
+    assert_eq!(after.len(), 3, "{after:?}");
+    assert!(
+        before.iter().all(|id| after.contains(id)),
+        "the agent adopts its containers: none replaced or doubled \
+         (before {before:?}, after {after:?})"
     );
+    assert_eq!(running(), after, "all run");
     up.sh(
         "curl -fsS --retry 20 --retry-all-errors --retry-delay 1 -H 'Host: 2048.demo.example' \
          http://127.0.0.1/ | grep -q '<title>2048</title>'",
