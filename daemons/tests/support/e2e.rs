@@ -1,7 +1,7 @@
-//! What the end-to-end tests (`quick_start`, `cluster_drills`, `node_docker`)
-//! share: checking the machine has what they run, skipping (or failing under
-//! `CI=true`) when it has not, where the built binaries are, and the
-//! containers a node runs on Docker.
+//! What the end-to-end tests (`quick_start`, `cluster_drills`,
+//! `node_docker`, `up`) share: checking the machine has what they run,
+//! skipping (or failing under `CI=true`) when it has not, where the built
+//! binaries are, free ports, and the containers a node runs on Docker.
 #![allow(dead_code, unreachable_pub)]
 
 use std::path::{Path, PathBuf};
@@ -129,4 +129,15 @@ pub fn terminate(pid: u32) {
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
+}
+
+/// A port nothing listens on just now, TCP and UDP, on every address.
+pub fn free_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("0.0.0.0:0").expect("a TCP port");
+        let port = tcp.local_addr().expect("its address").port();
+        if std::net::UdpSocket::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
 }
