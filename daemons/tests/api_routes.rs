@@ -644,10 +644,42 @@ async fn nodes_register_report_and_long_poll_their_spec() {
             .await
         }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A write that concerns no node's spec (labels are not in it), then
+    // plain reads until the agents' view has applied it: only then is "the
+    // poll did not answer" a fact rather than a guess about timing. This
+    // runtime has one thread: each yield lets the poll and the view's task
+    // run until they wait again, so a poll the write woke has answered by
+    // the check.
+    let (status, node) = call(
+        &app,
+        "PUT",
+        "/cluster/node/n1/meta",
+        json!({"labels": {"zone": "b"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{node}");
+    let (status, ack) = call(&app, "PUT", "/cluster/node/n1/status", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{ack}");
+    let unrelated = ack["revision"].as_u64().unwrap();
+    assert!(unrelated > revision);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        tokio::task::yield_now().await;
+        let (status, spec) = call(&app, "GET", "/cluster/node/n1/spec", Value::Null).await;
+        assert_eq!(status, StatusCode::OK, "{spec}");
+        if spec["revision"].as_u64().unwrap() >= unrelated {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the view never reached revision {unrelated}: {spec}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::task::yield_now().await;
     assert!(
         !poll.is_finished(),
-        "the long-poll answered without a change"
+        "the long-poll answered a change that does not concern the node"
     );
     let (status, body) = call(
         &app,
@@ -657,7 +689,7 @@ async fn nodes_register_report_and_long_poll_their_spec() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, spec) = tokio::time::timeout(Duration::from_secs(10), poll)
+    let (status, spec) = tokio::time::timeout(Duration::from_secs(30), poll)
         .await
         .expect("the long-poll answers on a change")
         .unwrap();
