@@ -364,7 +364,14 @@ async fn routes_reloads_restarts_and_stats_on_a_real_haproxy() {
         .await;
         let expected = format!("alpha {extra}");
         eventually("a reload", || answers(port, &extra, &expected)).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Load through the new configuration, counted rather than slept
+        // for, so a slow machine still sends requests across every reload.
+        let sent = ok.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed);
+        eventually("requests after the reload", || {
+            let (ok, failed) = (ok.clone(), failed.clone());
+            async move { ok.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) >= sent + 20 }
+        })
+        .await;
     }
     halt.store(true, Ordering::Relaxed);
     for l in loops {
