@@ -8,6 +8,12 @@
 //! only measures dnsperf's queue).
 //! The server runs in process, release-built, on its own runtime.
 //!
+//! Write to answer: one endpoint's address changed `LB_BENCH_DNS_UPDATES`
+//! times, each timed from the storage write until a query's answer carries
+//! it (p50 and p99), against the baseline of the same write reaching a plain
+//! storage watch (what the discovery server's own watch cannot beat). It
+//! needs no tool, so it runs (and prints its figures) without dnsperf too.
+//!
 //! Knobs: `LB_BENCH_DNS_NAMES` (10000), `LB_BENCH_DNS_SECONDS` per run (10),
 //! `LB_BENCH_DNS_RATE` queries/s of the latency runs (5000),
 //! `LB_BENCH_DNS_THREADS` runtime threads and UDP sockets of the server
@@ -39,9 +45,11 @@ fn knob(name: &str, default: u64) -> u64 {
 }
 
 fn main() -> anyhow::Result<()> {
+    let update = write_to_answer(knob("LB_BENCH_DNS_UPDATES", 200).max(1) as usize)?;
     for tool in ["dnsperf", "dnsmasq"] {
         if Command::new(tool).arg("--version").output().is_err() {
-            println!("skipping: {tool} is not installed (Debian package {tool})");
+            println!("skipping the dnsperf runs: {tool} is not installed (Debian package {tool})");
+            update.print();
             return Ok(());
         }
     }
@@ -143,7 +151,97 @@ fn main() -> anyhow::Result<()> {
         ms(their_p99),
         ms(our_p99) / ms(their_p99)
     );
+    update.print();
     Ok(())
+}
+
+/// Storage write to answer, and to a plain watch's event, per update.
+struct Update {
+    answered: Vec<Duration>,
+    watched: Vec<Duration>,
+}
+
+impl Update {
+    fn print(mut self) {
+        self.answered.sort();
+        self.watched.sort();
+        let at = |sorted: &[Duration], pct: usize| {
+            sorted[(sorted.len() * pct / 100).min(sorted.len() - 1)].as_secs_f64() * 1e3
+        };
+        for pct in [50, 99] {
+            let (ours, theirs) = (at(&self.answered, pct), at(&self.watched, pct));
+            println!(
+                "RESULT dns_update_p{pct}_ms={ours:.3} baseline={theirs:.3} ratio={:.2}",
+                ours / theirs
+            );
+        }
+    }
+}
+
+/// `updates` address changes of one endpoint, each timed from the write
+/// until an answer carries it (queried in a loop) and until a plain watch
+/// of the same store delivers it. The server and the store run on a
+/// runtime of their own; the loop of queries runs on this thread.
+fn write_to_answer(updates: usize) -> anyhow::Result<Update> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let store = Store::new(Arc::new(MemoryStorage::new()));
+    let (address, mut db, events) = runtime.block_on(async {
+        let zone = Arc::new(ServiceZone::new(ZoneConfig::new("lb.local")?.with_ttl(TTL)));
+        let watch = EndpointWatch::start(store.clone(), zone.clone()).await?;
+        let server = DnsServer::builder(zone)
+            .bind("127.0.0.1:0".parse()?)
+            .await?;
+        let address = server.local_addr();
+        tokio::spawn(async move {
+            let _watch = watch;
+            server.run_until(std::future::pending()).await
+        });
+        let db = store.create(&endpoint(0)).await?;
+        // Watched from here on: each event is one of the updates below.
+        let mut watch = store
+            .storage()
+            .watch("", Some(store.storage().revision().await?))
+            .await?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        tokio::spawn(async move {
+            while let Some(Ok(_)) = futures::StreamExt::next(&mut watch).await {
+                if tx.send(Instant::now()).is_err() {
+                    return;
+                }
+            }
+        });
+        anyhow::Ok((address, db, rx))
+    })?;
+    let name = db.spec.domain.clone();
+    let mut update = Update {
+        answered: Vec::with_capacity(updates),
+        watched: Vec::with_capacity(updates),
+    };
+    for i in 1..=updates {
+        let ip = format!("10.200.{}.{}", (i / 256) % 256, i % 256);
+        db.spec.ip = Some(ip.parse()?);
+        let written = Instant::now();
+        db = runtime.block_on(store.update(&db))?;
+        let deadline = written + Duration::from_secs(10);
+        while query_a(address, &name).ok().as_ref() != Some(&ip) {
+            if Instant::now() > deadline {
+                bail!("{name} never answered {ip}");
+            }
+        }
+        update.answered.push(written.elapsed());
+        let event = events
+            .recv_timeout(Duration::from_secs(10))
+            .context("the plain watch delivered no event")?;
+        update.watched.push(event - written);
+    }
+    println!(
+        "write to answer: {updates} updates of one endpoint, answers polled in a loop from \
+         another thread, baseline a plain storage watch of the same writes"
+    );
+    Ok(update)
 }
 
 /// The discovery server on its own runtime thread, `names` endpoints
