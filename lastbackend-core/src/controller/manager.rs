@@ -7,6 +7,7 @@
 //! store, the [`Settings`], the fenced [`Writer`], the IPAM). The function is
 //! called again at every term, so each term starts from fresh caches.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::pin;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::task::{self, JoinSet};
 
 use super::leader::{self, Leadership};
 use super::runtime::{self, Backoff, Controller, Reconciler};
@@ -338,25 +339,29 @@ impl ControllerManager {
             let (stop, stopped) = watch::channel(false);
             let mut term = self.start(writer, stopped);
             tracing::info!(reconcilers = ?self.names(), "leading; reconcilers started");
-            let done = tokio::select! {
-                () = leadership.wait_until_follower() => false,
-                () = &mut shutdown => true,
+            let ended = tokio::select! {
+                () = leadership.wait_until_follower() => None,
+                () = &mut shutdown => Some(Ok(())),
+                Some(failed) = term.ended_early() => Some(Err(failed)),
             };
             stop.send_replace(true);
-            while let Some(joined) = term.join_next().await {
-                match joined {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => {
-                        tracing::warn!(%error, "reconciler stopped badly");
-                        last = Err(error);
-                    }
-                    Err(error) => tracing::error!(%error, "reconciler task failed"),
+            while let Some((name, result)) = term.next().await {
+                if let Err(error) = result {
+                    tracing::warn!(reconciler = name, %error, "reconciler stopped badly");
+                    last = Err(error);
                 }
             }
-            if done {
-                return last;
+            match ended {
+                Some(Ok(())) => return last,
+                // A reconciler that ended by itself leaves the controller
+                // half working: stop leading and say why, so the process
+                // exits and another controller (or a restart) takes over.
+                Some(Err(failed)) => {
+                    tracing::error!(error = %failed, "a reconciler ended; stopping");
+                    return Err(failed);
+                }
+                None => tracing::info!("lost the lead; reconcilers stopped"),
             }
-            tracing::info!("lost the lead; reconcilers stopped");
         }
     }
 
@@ -369,24 +374,23 @@ impl ControllerManager {
     ) -> Result<(), runtime::Error> {
         let (stop, stopped) = watch::channel(false);
         let mut term = self.start(writer, stopped);
-        shutdown.await;
+        let failed = tokio::select! {
+            () = shutdown => None,
+            Some(failed) = term.ended_early() => Some(failed),
+        };
         stop.send_replace(true);
         let mut last = Ok(());
-        while let Some(joined) = term.join_next().await {
-            if let Ok(Err(error)) = joined {
+        while let Some((_, result)) = term.next().await {
+            if let Err(error) = result {
                 last = Err(error);
             }
         }
-        last
+        failed.map_or(last, Err)
     }
 
-    fn start(
-        &self,
-        writer: Writer,
-        stopped: watch::Receiver<bool>,
-    ) -> JoinSet<Result<(), runtime::Error>> {
+    fn start(&self, writer: Writer, stopped: watch::Receiver<bool>) -> Term {
         let context = self.context(writer);
-        let mut term = JoinSet::new();
+        let mut term = Term::default();
         for (name, build) in &self.builders {
             let BuiltController {
                 controller,
@@ -395,13 +399,54 @@ impl ControllerManager {
             let mut stopped = stopped.clone();
             let workers = self.settings.workers;
             tracing::debug!(name, "starting reconciler");
-            term.spawn(async move {
+            let task = term.tasks.spawn(async move {
                 let stop = async move {
                     let _ = stopped.wait_for(|stop| *stop).await;
                 };
                 controller.run(reconciler, workers, stop).await
             });
+            term.names.insert(task.id(), name.clone());
         }
         term
+    }
+}
+
+/// The reconcilers of one term, each task by its reconciler's name.
+#[derive(Default)]
+struct Term {
+    tasks: JoinSet<Result<(), runtime::Error>>,
+    names: HashMap<task::Id, String>,
+}
+
+impl Term {
+    /// The next reconciler to end, and how; a panic is an error.
+    async fn next(&mut self) -> Option<(String, Result<(), runtime::Error>)> {
+        let joined = self.tasks.join_next_with_id().await?;
+        let id = match &joined {
+            Ok((id, _)) => *id,
+            Err(panic) => panic.id(),
+        };
+        let name = self.names.remove(&id).unwrap_or_default();
+        let result = match joined {
+            Ok((_, result)) => result,
+            Err(panic) => Err(runtime::Error::Ended {
+                reconciler: name.clone(),
+                reason: panic.to_string(),
+            }),
+        };
+        Some((name, result))
+    }
+
+    /// Waits for a reconciler that ends before it is told to stop: any end
+    /// then is a failure, a clean return included.
+    async fn ended_early(&mut self) -> Option<runtime::Error> {
+        let (name, result) = self.next().await?;
+        Some(match result {
+            Ok(()) => runtime::Error::Ended {
+                reconciler: name,
+                reason: "returned before it was stopped".to_owned(),
+            },
+            Err(error) => error,
+        })
     }
 }

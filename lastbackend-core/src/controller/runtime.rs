@@ -63,6 +63,16 @@ pub enum Error {
         /// The timeout.
         timeout: Duration,
     },
+    /// A reconciler's task ended before it was told to stop: it panicked
+    /// outside a reconcile (a panic inside one is that key's error) or
+    /// returned by itself.
+    #[error("reconciler {reconciler} ended: {reason}")]
+    Ended {
+        /// The reconciler's name.
+        reconciler: String,
+        /// The panic, or what it did.
+        reason: String,
+    },
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::{FutureExt, StreamExt};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 
 use super::{Action, Backoff, Cache, Error, Outcome, Reconciler, WorkQueue};
 use crate::model::Object;
@@ -170,6 +170,7 @@ impl Controller {
         let warm = tokio::select! {
             warm = warm_rx.wait_for(|n| *n >= sources) => warm.is_ok(),
             () = &mut shutdown => false,
+            Some(ended) = background.join_next() => died("a watch", ended),
         };
         let mut pool = JoinSet::new();
         if warm {
@@ -177,7 +178,11 @@ impl Controller {
             for _ in 0..workers.max(1) {
                 pool.spawn(work(self.queue.clone(), Arc::clone(&reconciler)));
             }
-            shutdown.await;
+            tokio::select! {
+                () = &mut shutdown => {}
+                Some(ended) = background.join_next() => died("a watch", ended),
+                Some(ended) = pool.join_next() => died("a worker", ended),
+            }
         }
 
         self.queue.shutdown();
@@ -197,6 +202,18 @@ impl Controller {
                 })
             }
         }
+    }
+}
+
+/// A watch or a worker runs until shutdown; one that ended before is a
+/// bug (a panic outside any reconcile, which catches its own): its panic
+/// goes on up, so a controller that lost a watch or a worker never looks
+/// healthy.
+fn died(what: &str, ended: Result<(), JoinError>) -> ! {
+    match ended {
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(error) => panic!("{what} task was cancelled: {error}"),
+        Ok(()) => panic!("{what} task ended before shutdown"),
     }
 }
 

@@ -273,3 +273,39 @@ async fn concurrent_placements_fill_nodes_exactly() {
     stop.send(()).unwrap();
     running.await.unwrap().unwrap();
 }
+
+/// A panic outside any reconcile (here in a watch's key mapping) kills the
+/// reconciler's task: the manager does not lead on half working, it stops
+/// every reconciler and returns the failure with the reconciler's name.
+#[tokio::test]
+async fn a_reconciler_task_that_dies_ends_the_term_with_its_name() {
+    tokio::time::pause();
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let cluster = Cluster::over(storage.clone());
+    let mut manager = ControllerManager::empty(Store::new(storage.clone()), Settings::default());
+    manager.add("fragile", |context| {
+        let mut controller = context.controller();
+        controller.watch::<Node>("", |n| {
+            assert_ne!(n.meta.name, "boom", "a node its mapping cannot take");
+            vec![n.meta.name.clone()]
+        });
+        BuiltController {
+            controller,
+            reconciler: Arc::new(Seen(Arc::default())),
+        }
+    });
+    let writer = Writer::unfenced(Store::new(storage.clone()));
+    let running =
+        tokio::spawn(async move { manager.run_with(writer, std::future::pending::<()>()).await });
+    cluster.add_node("fine").await;
+    cluster.add_node("boom").await;
+    let error = tokio::time::timeout(Duration::from_secs(60), running)
+        .await
+        .expect("run_with returns once a reconciler died")
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        error.to_string().starts_with("reconciler fragile ended"),
+        "{error}"
+    );
+}
