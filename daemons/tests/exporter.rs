@@ -21,11 +21,12 @@ use futures::stream::BoxStream;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use lastbackend::api::{ApiState, router, serve};
-use lastbackend::exporter::{Exporter, StoreConfig, keep_registered};
+use lastbackend::exporter::keep_registered;
 use lastbackend_core::api::types::MemberReport;
 use lastbackend_core::api::{Api, Settings};
 use lastbackend_core::storage::MemoryStorage;
 use lastbackend_core::store::Store;
+use lastbackend_runtime::exporter::{Exporter, StoreConfig};
 use lastbackend_runtime::logs::{LogShipper, ShipperConfig};
 use lastbackend_runtime::{
     ContainerEvent, ContainerFilter, ContainerInfo, ContainerSpec, Cri, LogLine, LogOptions,
