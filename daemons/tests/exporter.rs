@@ -4,8 +4,8 @@
 //! an exporter process SIGKILLed mid-stream and restarted loses and
 //! duplicates no line.
 //!
-//! No Docker test here yet: the `docker` CRI driver is not on main (see
-//! /work/notes/exporter.md).
+//! The exporter alone, as a library, is tested in `lastbackend-runtime`'s
+//! `tests/exporter.rs`; with real Docker containers, in `node_docker.rs`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
