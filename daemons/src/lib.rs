@@ -6,7 +6,8 @@
 //! flags, `LB_*` variables and YAML files of the daemons; [`discovery`] is the
 //! DNS server of service names (a hickory zone handler fed by a storage
 //! watch); [`ingress`] is the HAProxy driver of `lastbackend ingress`;
-//! [`exporter`] is the log collector (store, log listener, HTTP).
+//! [`exporter`] registers the log collector of `lastbackend_runtime::exporter`
+//! with the API.
 #![warn(missing_docs)]
 
 pub mod api;

@@ -1,5 +1,6 @@
-//! `lastbackend exporter`: configuration, the log store, the agents' log
-//! listener, the HTTP reader, and registration with the API.
+//! `lastbackend exporter`: configuration, then the runtime's exporter (log
+//! store, the agents' log listener, the HTTP reader) served and registered
+//! with the API.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,11 +8,12 @@ use std::time::Duration;
 use anyhow::Context;
 use lastbackend_core::api::ControlPlane;
 use lastbackend_core::api::types::MemberReport;
+use lastbackend_runtime::exporter::{Exporter, StoreConfig};
 
 use crate::api;
 use crate::api_client::api_client;
 use crate::config::{ExporterArgs, ExporterConfig, log_level};
-use crate::exporter::{Exporter, StoreConfig, advertised, keep_registered};
+use crate::exporter::{advertised, keep_registered};
 use crate::run_api::shutdown_signal;
 use crate::run_controller::hostname;
 

@@ -4,8 +4,8 @@
 //! an exporter process SIGKILLed mid-stream and restarted loses and
 //! duplicates no line.
 //!
-//! No Docker test here yet: the `docker` CRI driver is not on main (see
-//! /work/notes/exporter.md).
+//! The exporter alone, as a library, is tested in `lastbackend-runtime`'s
+//! `tests/exporter.rs`; with real Docker containers, in `node_docker.rs`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -21,11 +21,12 @@ use futures::stream::BoxStream;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use lastbackend::api::{ApiState, router, serve};
-use lastbackend::exporter::{Exporter, StoreConfig, keep_registered};
+use lastbackend::exporter::keep_registered;
 use lastbackend_core::api::types::MemberReport;
 use lastbackend_core::api::{Api, Settings};
 use lastbackend_core::storage::MemoryStorage;
 use lastbackend_core::store::Store;
+use lastbackend_runtime::exporter::{Exporter, StoreConfig};
 use lastbackend_runtime::logs::{LogShipper, ShipperConfig};
 use lastbackend_runtime::{
     ContainerEvent, ContainerFilter, ContainerInfo, ContainerSpec, Cri, LogLine, LogOptions,

@@ -26,7 +26,7 @@ use axum::http::Method;
 use axum::middleware::Next;
 use futures::{FutureExt, StreamExt};
 use lastbackend::api::{ApiState, router, serve};
-use lastbackend::exporter::{Exporter, StoreConfig, keep_registered};
+use lastbackend::exporter::keep_registered;
 use lastbackend_client::Client;
 use lastbackend_core::api::types::MemberReport;
 use lastbackend_core::api::{Api, Settings};
@@ -41,6 +41,7 @@ use lastbackend_runtime::agent::{
 };
 use lastbackend_runtime::csi::dir::DirCsi;
 use lastbackend_runtime::docker::{DockerRuntime, offline};
+use lastbackend_runtime::exporter::{Exporter, StoreConfig};
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

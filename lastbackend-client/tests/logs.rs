@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use lastbackend::api::{ApiState, router, serve};
-use lastbackend::exporter::{Exporter, StoreConfig};
 use lastbackend_client::Client;
 use lastbackend_client::core::api::types::MemberReport;
 use lastbackend_client::core::api::{Api, Settings};
 use lastbackend_client::core::model::{Kind, Presence};
 use lastbackend_client::core::storage::memory::MemoryStorage;
 use lastbackend_client::core::store::Store;
+use lastbackend_runtime::exporter::{Exporter, StoreConfig};
 use lastbackend_runtime::logs::{LogRecord, SourceKey, StreamKind};
 
 const TOKEN: &str = "logs-test-token";

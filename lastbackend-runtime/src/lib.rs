@@ -14,6 +14,14 @@
 //! [`Cri`] and [`Cii`] and handing them to the agent as `Arc<dyn Cri>`; the
 //! agent never names a driver.
 //!
+//! Container logs travel from the agent's [`logs::LogShipper`] to an
+//! exporter over the [`logs::wire`] format. The exporter's side is here too,
+//! behind the `exporter` feature (it brings axum): `logs::store` keeps the
+//! lines on disk with rotation and `exporter::Exporter` takes the agents'
+//! streams and serves the stored lines over HTTP, so a custom orchestrator
+//! can run its own log collector; registering it with an API is the
+//! caller's.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use lastbackend_runtime::{Cri, ContainerFilter};
@@ -34,6 +42,8 @@ pub mod csi;
 #[cfg(feature = "docker")]
 pub mod docker;
 mod error;
+#[cfg(feature = "exporter")]
+pub mod exporter;
 pub mod fake;
 pub mod logs;
 

@@ -1,5 +1,6 @@
-//! Container logs from a node to the exporter: the [`wire`] format and the
-//! [`LogShipper`] a node agent feeds.
+//! Container logs from a node to the exporter: the [`wire`] format, the
+//! [`LogShipper`] a node agent feeds and, with the `exporter` feature, the
+//! exporter's `store` (files per pod and container, with rotation).
 //!
 //! Each line is a [`LogRecord`] numbered by its *source* (one container, by
 //! runtime id): the first line a container wrote is sequence 1, the next 2,
@@ -32,6 +33,8 @@
 
 mod backlog;
 mod shipper;
+#[cfg(feature = "exporter")]
+pub mod store;
 pub mod wire;
 
 pub use shipper::{LogShipper, ShipperConfig, ShipperStats};

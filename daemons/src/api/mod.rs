@@ -38,7 +38,6 @@ use axum::extract::DefaultBodyLimit;
 use lastbackend_core::api::Api;
 
 pub use auth::TOKEN_QUERY;
-pub(crate) use auth::presented as presented_token;
 pub use error::{HttpError, HttpResult};
 pub use openapi::openapi;
 pub use serve::serve;

@@ -3,12 +3,12 @@
 
 use std::net::SocketAddr;
 
-use lastbackend_runtime::logs::wire::{self, Frame};
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use super::Exporter;
+use crate::logs::wire::{self, Frame};
 
 /// Most records stored (and synced) at once.
 const BATCH: usize = 1024;

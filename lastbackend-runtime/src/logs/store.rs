@@ -20,8 +20,9 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use lastbackend_runtime::logs::{Ack, LogRecord, SourceKey, StreamKind};
 use serde::{Deserialize, Serialize};
+
+use super::{Ack, LogRecord, SourceKey, StreamKind};
 
 /// Where and how much the store keeps.
 #[derive(Clone, Debug, PartialEq, Eq)]

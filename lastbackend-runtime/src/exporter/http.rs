@@ -5,21 +5,25 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Json, Router};
 use bytes::Bytes;
 use futures::StreamExt;
+use lastbackend_core::api::types::ErrorBody;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tokio::sync::broadcast;
 
 use super::{Exporter, LiveLine, StoreError, StoredLine};
-use crate::api::HttpError;
+
+/// The query parameter that carries the token where headers cannot, as on
+/// the API.
+const TOKEN_QUERY: &str = "x-lastbackend-token";
 
 #[derive(Clone)]
 struct HttpState {
@@ -45,16 +49,44 @@ async fn authenticate(State(state): State<HttpState>, request: Request, next: Ne
     let Some(expected) = state.token.as_deref() else {
         return next.run(request).await;
     };
-    match crate::api::presented_token(&request) {
+    match presented_token(&request) {
         Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => {
             next.run(request).await
         }
-        _ => HttpError::new(
+        _ => error_response(
             StatusCode::UNAUTHORIZED,
             "Access token is invalid or missing",
-        )
-        .into_response(),
+        ),
     }
+}
+
+/// The token a request carries, by the API's rule (the API forwards its
+/// own token when it proxies, and readers use one token for both): the
+/// `Authorization: Bearer` header first, then the query parameter.
+fn presented_token(request: &Request) -> Option<String> {
+    if let Some(value) = request.headers().get(header::AUTHORIZATION) {
+        let (scheme, token) = value.to_str().ok()?.trim().split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned());
+    }
+    let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(request.uri()).ok()?;
+    pairs
+        .into_iter()
+        .find(|(key, _)| key == TOKEN_QUERY)
+        .map(|(_, value)| value)
+}
+
+/// An error in the API's body shape (`{code,status,message}`), so a reader
+/// gets the same answer straight from here as through the API's proxy.
+fn error_response(status: StatusCode, message: impl Into<String>) -> Response {
+    let body = ErrorBody {
+        code: status.as_u16(),
+        status: status.canonical_reason().unwrap_or("Error").to_owned(),
+        message: message.into(),
+        errors: Vec::new(),
+    };
+    (status, Json(body)).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,11 +139,11 @@ async fn logs(State(state): State<HttpState>, Query(query): Query<LogsQuery>) ->
             Selection::Service(format!("{service}:"))
         }
         _ => {
-            return HttpError::bad_request(
+            return error_response(
+                StatusCode::BAD_REQUEST,
                 "give exactly one of `pod` (a pod selflink, ns:svc:d_dep:pod) or `service` \
                  (ns:svc)",
-            )
-            .into_response();
+            );
         }
     };
     // Subscribed before reading, so no line falls between the two.
@@ -141,12 +173,11 @@ async fn logs(State(state): State<HttpState>, Query(query): Query<LogsQuery>) ->
     let mut lines = match read {
         Ok(lines) => lines,
         Err(error @ StoreError::InvalidName { .. }) => {
-            return HttpError::bad_request(error.to_string()).into_response();
+            return error_response(StatusCode::BAD_REQUEST, error.to_string());
         }
         Err(error) => {
             tracing::error!(%error, "cannot read logs");
-            return HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
-                .into_response();
+            return error_response(StatusCode::INTERNAL_SERVER_ERROR, error.to_string());
         }
     };
     let mut seen = Seen::new();
