@@ -151,11 +151,11 @@ pub enum Error {
 }
 
 impl Error {
-    /// The selflink of an undecodable value; `None` for the other errors,
-    /// which concern the whole stream.
-    pub fn undecodable_key(&self) -> Option<&str> {
+    /// The selflink and revision of an undecodable value; `None` for the
+    /// other errors, which concern the whole stream.
+    pub fn undecodable(&self) -> Option<(&str, Revision)> {
         match self {
-            Self::Decode { key, .. } => Some(key),
+            Self::Decode { key, revision, .. } => Some((key, *revision)),
             _ => None,
         }
     }
@@ -168,7 +168,8 @@ impl Error {
 /// stream waits `backoff.delay(n)` for the `n`-th failure in a row (50 ms
 /// doubling up to 5 s by default) before it tries again; a list or an
 /// event delivered resets the count. A compacted history is no failure:
-/// the relist happens at once.
+/// the relist happens at once. [`Backoff`] is the same delay rule as the
+/// controller's work queue uses per key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {

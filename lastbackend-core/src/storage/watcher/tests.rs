@@ -251,7 +251,8 @@ async fn objects_are_decoded_and_an_undecodable_one_is_reported_alone() {
     let mut items = object_watcher::<Service>(&store, "demo:", Config::default());
 
     let error = next(&mut items).await.unwrap_err();
-    assert_eq!(error.undecodable_key(), Some("demo:bad"));
+    let listed_at = storage.revision().await.unwrap();
+    assert_eq!(error.undecodable(), Some(("demo:bad", listed_at)));
     match next(&mut items).await.unwrap() {
         Event::Restarted { items: list, .. } => {
             assert_eq!(list.len(), 1);
