@@ -84,7 +84,7 @@ pub mod runtime;
 pub mod service;
 pub mod subnet;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 pub mod volume;

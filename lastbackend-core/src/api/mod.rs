@@ -35,6 +35,7 @@ mod apply;
 mod control_plane;
 mod convert;
 mod error;
+mod membership;
 mod namespace;
 mod objects;
 mod quota;
@@ -54,6 +55,7 @@ pub use convert::{
     config_spec, namespace_spec, route_spec, secret_spec, service_spec, volume_spec,
 };
 pub use error::{ApiError, Result, reason_phrase};
+pub use membership::{DEFAULT_REPORT_EVERY, Membership};
 
 use crate::model::{Kind, Namespace, Object, SelfLink};
 use crate::storage::Revision;

@@ -4,6 +4,7 @@
 mod agents;
 mod apply;
 mod crud;
+mod membership;
 mod quota;
 mod view;
 mod watch;

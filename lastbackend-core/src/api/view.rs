@@ -15,13 +15,15 @@
 //! catches up with the store's current revision (read-your-writes), and a
 //! long-poll after a revision older than what the view has followed from
 //! the start answers at once, as a compacted watch did. When the view's
-//! own watch falls off the store's history it lists again and wakes the
-//! nodes whose manifests differ between the two states.
+//! own watch falls off the store's history it lists again (the store's
+//! [`watcher`](crate::storage::watcher) does) and wakes the nodes whose manifests differ between the
+//! two states.
 //!
 //! The task starts with the first manifest asked for (an `Api` that never
 //! serves agents pays nothing) and stops when the last clone of the `Api`
 //! is dropped.
 
+mod follow;
 mod state;
 
 use std::collections::HashMap;
@@ -29,24 +31,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::{ApiError, Result};
 use crate::manifest::internal::NodeManifest;
 use crate::storage::{self, Revision, Storage};
-use state::{State, Touched};
+use follow::follow;
+use state::State;
 
 /// How long an answer waits for the view to reach the store's revision
 /// when the view's watch works, and when it is broken (then 503).
 const SETTLE: Duration = Duration::from_secs(1);
 const CATCH_UP: Duration = Duration::from_secs(30);
-/// Retries of a failed listing or watch start: from this, doubling.
-const RETRY: Duration = Duration::from_millis(50);
-const RETRY_CAP: Duration = Duration::from_secs(5);
-/// The most events applied under one lock.
-const CHUNK: usize = 4096;
 
 /// The views of one `Api` and its clones, each started on first use.
 #[derive(Default)]
@@ -263,128 +260,14 @@ impl AgentsView {
         }
     }
 
+    /// Records why the view is behind; the watcher retries by itself.
     fn failed(&self, why: impl std::fmt::Display) {
         tracing::warn!(error = %why, "agents' view: retrying");
         *self.error.lock().unwrap_or_else(PoisonError::into_inner) = Some(why.to_string());
     }
-}
 
-/// Accumulates what a chunk of events touched, by the latest revision.
-#[derive(Default)]
-struct Changes {
-    nodes: HashMap<String, Revision>,
-    shared: Option<Revision>,
-}
-
-impl Changes {
-    fn add(&mut self, touched: Touched, revision: Revision) {
-        for node in touched.nodes {
-            self.nodes.insert(node, revision);
-        }
-        if touched.global {
-            self.shared = Some(revision);
-        }
-    }
-}
-
-/// The view's task: list, follow the watch, list again when it breaks.
-async fn follow(view: Arc<AgentsView>, storage: Arc<dyn Storage>) {
-    let mut retry = RETRY;
-    let mut listed = false;
-    loop {
-        let list = match storage.list("").await {
-            Ok(list) => list,
-            Err(e) => {
-                view.failed(format!("listing: {e}"));
-                tokio::time::sleep(retry).await;
-                retry = (retry * 2).min(RETRY_CAP);
-                continue;
-            }
-        };
-        view.listings.fetch_add(1, Ordering::Relaxed);
-        let fresh = State::from_list(&list.items, list.revision);
-        drop(list);
-        let touched = {
-            let mut state = view.state.write().unwrap_or_else(PoisonError::into_inner);
-            let touched = listed.then(|| state.diff(&fresh));
-            *state = fresh;
-            touched
-        };
-        let revision = view
-            .state
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .revision;
-        match touched {
-            None => view.base.store(revision, Ordering::Release),
-            Some(touched) => {
-                let mut changes = Changes::default();
-                changes.add(touched, revision);
-                view.signal(changes.nodes, changes.shared);
-            }
-        }
-        listed = true;
-        view.applied.send_replace(revision);
-        let mut events = match storage.watch("", Some(revision)).await {
-            Ok(events) => events,
-            Err(e) => {
-                if !e.is_compacted() {
-                    view.failed(format!("watching: {e}"));
-                    tokio::time::sleep(retry).await;
-                    retry = (retry * 2).min(RETRY_CAP);
-                }
-                continue;
-            }
-        };
-        retry = RETRY;
-        *view.error.lock().unwrap_or_else(PoisonError::into_inner) = None;
-        // Apply what is there in chunks, one lock each; a backend delivers
-        // a revision's events together, so the last one's revision is
-        // complete when the stream pauses.
-        while let Some(first) = events.next().await {
-            let mut chunk = vec![first];
-            let mut full = true;
-            while chunk.len() < CHUNK {
-                match events.next().now_or_never() {
-                    Some(Some(item)) => chunk.push(item),
-                    _ => {
-                        full = false;
-                        break;
-                    }
-                }
-            }
-            let mut changes = Changes::default();
-            let mut broken = None;
-            let revision = {
-                let mut state = view.state.write().unwrap_or_else(PoisonError::into_inner);
-                for item in chunk {
-                    match item {
-                        Ok(event) => {
-                            let revision = event.revision();
-                            changes.add(state.apply(&event), revision);
-                        }
-                        Err(e) => {
-                            broken = Some(e);
-                            break;
-                        }
-                    }
-                }
-                state.revision
-            };
-            view.signal(changes.nodes, changes.shared);
-            // A full chunk may have cut its last revision's events short.
-            let complete = if full { revision - 1 } else { revision };
-            view.applied.send_if_modified(|r| {
-                let newer = complete > *r;
-                *r = (*r).max(complete);
-                newer
-            });
-            if let Some(e) = broken {
-                if !e.is_compacted() {
-                    view.failed(format!("watch broke: {e}"));
-                }
-                break;
-            }
-        }
+    /// The watcher delivers again.
+    fn recovered(&self) {
+        *self.error.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 }

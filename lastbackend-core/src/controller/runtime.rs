@@ -20,6 +20,7 @@
 mod cache;
 mod queue;
 mod runner;
+mod source;
 
 use std::time::Duration;
 

@@ -14,6 +14,9 @@
 //! - leases carry TTL keys (node heartbeats, controller leadership): when a
 //!   lease expires or is revoked its keys are deleted and watchers see it.
 //!
+//! [`watcher()`] turns that list → watch → relist loop into one stream of
+//! typed events, for raw keys or ([`object_watcher`]) for decoded objects.
+//!
 //! Keys are relative to the backend's prefix (default `lastbackend`), laid out
 //! as the original's etcd tree: `<collection>/<selflink>`, see [`key`].
 
@@ -24,6 +27,7 @@ mod error;
 pub mod etcd;
 mod local;
 pub mod memory;
+pub mod watcher;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,6 +43,7 @@ pub use error::{BoxError, Error, Result};
 #[cfg(feature = "etcd")]
 pub use etcd::{EtcdConfig, EtcdStorage};
 pub use memory::MemoryStorage;
+pub use watcher::{object_watcher, watcher};
 
 /// A store-wide, strictly increasing write counter. `0` means "never written".
 pub type Revision = u64;

@@ -12,7 +12,8 @@ use crate::model::{
     ConfigSpec, Discovery, EndpointSpec, Exporter, Kind, PodSpec, SecretSpec, SubnetSpec,
     VolumeSpec,
 };
-use crate::storage::{Event, EventKind, KeyValue, Revision};
+use crate::storage::watcher::Event;
+use crate::storage::{KeyValue, Revision};
 
 /// Only the `spec` of a stored object: a pod's status (most of its writes)
 /// is skipped, not decoded.
@@ -105,12 +106,13 @@ impl State {
         state
     }
 
-    /// Applies one event (of a revision after `self.revision`).
-    pub(super) fn apply(&mut self, event: &Event) -> Touched {
-        let touched = if event.kind == EventKind::Deleted {
-            self.remove(&event.kv.key)
-        } else {
-            self.put(&event.kv)
+    /// Applies one change (of a revision after `self.revision`); a list
+    /// is taken by [`State::from_list`] instead and touches nothing here.
+    pub(super) fn apply(&mut self, event: &Event<KeyValue>) -> Touched {
+        let touched = match event {
+            Event::Applied { item, .. } => self.put(item),
+            Event::Deleted { key, .. } => self.remove(key),
+            Event::Restarted { .. } => Touched::default(),
         };
         self.revision = self.revision.max(event.revision());
         touched

@@ -5,27 +5,23 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
 
+use super::source::{KeySource, Source, WatchSource};
 use super::{Action, Backoff, Cache, Error, Outcome, Reconciler, WorkQueue};
 use crate::model::Object;
-use crate::storage::{self, Event, EventKind};
-use crate::store::{self, Store};
+use crate::store::Store;
 
 /// How often every cached object is queued again unless told otherwise.
 pub const DEFAULT_RESYNC: Duration = Duration::from_secs(300);
 
 /// How long shutdown waits for reconciles in flight unless told otherwise.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// How long a watch waits before it retries a failed list or watch.
-const WATCH_RETRY: Duration = Duration::from_secs(1);
 
 /// Runs a [`Reconciler`] over keys fed by watches. Build it, register the
 /// watches (each hands out its [`Cache`]), then [`run`](Self::run) it:
@@ -248,233 +244,5 @@ async fn resync(sources: Vec<Arc<dyn Source>>, queue: WorkQueue, every: Duration
         for source in &sources {
             source.resync(&queue);
         }
-    }
-}
-
-/// A watch, whatever its kind.
-#[async_trait]
-trait Source: Send + Sync + 'static {
-    /// Lists, signals `warm` once, then watches for ever, relisting when
-    /// the watch cannot resume.
-    async fn run(&self, store: Store, queue: WorkQueue, warm: watch::Sender<usize>);
-
-    /// Queues the keys of every cached object.
-    fn resync(&self, queue: &WorkQueue);
-}
-
-struct WatchSource<T, F> {
-    prefix: String,
-    cache: Arc<Cache<T>>,
-    mapper: F,
-}
-
-impl<T: Object, F: Fn(&T) -> Vec<String>> WatchSource<T, F> {
-    fn enqueue(&self, queue: &WorkQueue, obj: &T) {
-        for key in (self.mapper)(obj) {
-            queue.add(&key);
-        }
-    }
-
-    fn take(&self, queue: &WorkQueue, event: Event) {
-        let revision = event.revision();
-        let collection = T::KIND.collection();
-        let Some(self_link) = event
-            .kv
-            .key
-            .strip_prefix(collection)
-            .and_then(|k| k.strip_prefix('/'))
-        else {
-            return;
-        };
-        match event.kind {
-            EventKind::Deleted => {
-                let old = self
-                    .cache
-                    .remove(self_link, revision)
-                    .or_else(|| event.prev.and_then(|prev| store::decode(prev).ok()));
-                if let Some(old) = old {
-                    self.enqueue(queue, &old);
-                }
-            }
-            EventKind::Created | EventKind::Updated => {
-                match store::decode::<T>(event.kv) {
-                    Ok(obj) => {
-                        // Cached before it is queued: the reconcile sees it.
-                        let old = self.cache.upsert(obj.clone(), revision);
-                        self.enqueue(queue, &obj);
-                        if let Some(old) = old {
-                            self.enqueue(queue, &old);
-                        }
-                    }
-                    Err(error) => tracing::warn!(%error, "skipping an undecodable object"),
-                }
-            }
-        }
-    }
-
-    /// Loads the list into the cache and queues every key it touches.
-    async fn load(&self, store: &Store, queue: &WorkQueue) -> storage::Result<u64> {
-        let (objects, revision) = store.list::<T>(&self.prefix).await?;
-        for gone in self.cache.replace(objects, revision) {
-            self.enqueue(queue, &gone);
-        }
-        self.enqueue_all(queue);
-        Ok(revision)
-    }
-
-    fn enqueue_all(&self, queue: &WorkQueue) {
-        for obj in self.cache.list() {
-            self.enqueue(queue, &obj);
-        }
-    }
-}
-
-#[async_trait]
-impl<T, F> Feed for WatchSource<T, F>
-where
-    T: Object,
-    F: Fn(&T) -> Vec<String> + Send + Sync + 'static,
-{
-    fn prefix(&self) -> String {
-        storage::key(T::KIND.collection(), &self.prefix)
-    }
-
-    async fn relist(&self, store: &Store, queue: &WorkQueue) -> storage::Result<u64> {
-        self.load(store, queue).await
-    }
-
-    fn apply(&self, queue: &WorkQueue, event: Event) {
-        self.take(queue, event);
-    }
-
-    fn resync(&self, queue: &WorkQueue) {
-        self.enqueue_all(queue);
-    }
-}
-
-/// Raw keys under a storage prefix.
-struct KeySource<F> {
-    prefix: String,
-    keys: Mutex<BTreeSet<String>>,
-    mapper: F,
-}
-
-impl<F: Fn(&str) -> Vec<String>> KeySource<F> {
-    // Only whole-set swaps and single inserts: a panic cannot leave the set
-    // half-changed.
-    fn keys(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
-        self.keys.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn enqueue(&self, queue: &WorkQueue, key: &str) {
-        for key in (self.mapper)(key) {
-            queue.add(&key);
-        }
-    }
-}
-
-#[async_trait]
-impl<F> Feed for KeySource<F>
-where
-    F: Fn(&str) -> Vec<String> + Send + Sync + 'static,
-{
-    fn prefix(&self) -> String {
-        self.prefix.clone()
-    }
-
-    async fn relist(&self, store: &Store, queue: &WorkQueue) -> storage::Result<u64> {
-        let list = store.storage().list(&self.prefix).await?;
-        let fresh: BTreeSet<String> = list.items.into_iter().map(|kv| kv.key).collect();
-        let old = std::mem::replace(&mut *self.keys(), fresh.clone());
-        for key in old.union(&fresh) {
-            self.enqueue(queue, key);
-        }
-        Ok(list.revision)
-    }
-
-    fn apply(&self, queue: &WorkQueue, event: Event) {
-        match event.kind {
-            EventKind::Deleted => self.keys().remove(&event.kv.key),
-            EventKind::Created | EventKind::Updated => self.keys().insert(event.kv.key.clone()),
-        };
-        self.enqueue(queue, &event.kv.key);
-    }
-
-    fn resync(&self, queue: &WorkQueue) {
-        let keys = self.keys().clone();
-        for key in &keys {
-            self.enqueue(queue, key);
-        }
-    }
-}
-
-/// A watch that keeps itself current: what [`Source::run`] drives.
-#[async_trait]
-trait Feed: Send + Sync + 'static {
-    /// The storage prefix watched.
-    fn prefix(&self) -> String;
-
-    /// Loads everything under the prefix and queues what it touches;
-    /// returns the revision to watch after.
-    async fn relist(&self, store: &Store, queue: &WorkQueue) -> storage::Result<u64>;
-
-    /// Takes one watch event in.
-    fn apply(&self, queue: &WorkQueue, event: Event);
-
-    /// Queues every known key again.
-    fn resync(&self, queue: &WorkQueue);
-}
-
-#[async_trait]
-impl<S: Feed> Source for S {
-    async fn run(&self, store: Store, queue: WorkQueue, warm: watch::Sender<usize>) {
-        let prefix = self.prefix();
-        let mut warmed = false;
-        'list: loop {
-            let mut after = match self.relist(&store, &queue).await {
-                Ok(revision) => revision,
-                Err(error) => {
-                    tracing::warn!(prefix, %error, "list failed; retrying");
-                    tokio::time::sleep(WATCH_RETRY).await;
-                    continue;
-                }
-            };
-            if !warmed {
-                warm.send_modify(|n| *n += 1);
-                warmed = true;
-            }
-            loop {
-                let mut stream = match store.storage().watch(&prefix, Some(after)).await {
-                    Ok(stream) => stream,
-                    Err(error) if error.is_compacted() => continue 'list,
-                    Err(error) => {
-                        tracing::warn!(prefix, %error, "watch failed; retrying");
-                        tokio::time::sleep(WATCH_RETRY).await;
-                        continue;
-                    }
-                };
-                while let Some(item) = stream.next().await {
-                    match item {
-                        Ok(event) => {
-                            after = event.revision();
-                            self.apply(&queue, event);
-                        }
-                        Err(error) if error.is_compacted() => {
-                            tracing::debug!(prefix, %error, "watch compacted; relisting");
-                            continue 'list;
-                        }
-                        Err(error) => {
-                            tracing::warn!(prefix, %error, "watch broke; resuming");
-                            break;
-                        }
-                    }
-                }
-                tokio::time::sleep(WATCH_RETRY).await;
-            }
-        }
-    }
-
-    fn resync(&self, queue: &WorkQueue) {
-        Feed::resync(self, queue);
     }
 }
