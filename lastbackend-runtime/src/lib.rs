@@ -35,6 +35,7 @@ pub mod csi;
 pub mod docker;
 mod error;
 pub mod fake;
+pub mod host;
 pub mod logs;
 
 pub use cii::{Cii, ImageInfo, RegistryAuth};
