@@ -8,6 +8,7 @@ use lastbackend_core::controller::leader::{self, LEAD_KEY, LeaderConfig};
 use lastbackend_core::controller::manager::{ControllerManager, Settings};
 use lastbackend_core::storage::Storage;
 use lastbackend_core::store::Store;
+use lastbackend_runtime::host::hostname;
 
 use crate::config::{ControllerArgs, ControllerConfig, log_level};
 use crate::run_api::{shutdown_signal, storage};
@@ -80,14 +81,4 @@ pub(crate) async fn lead(
     result.context("the reconcilers")?;
     tracing::info!("controller stopped");
     Ok(())
-}
-
-/// This machine's name, for the lead key's holder.
-pub(crate) fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
 }

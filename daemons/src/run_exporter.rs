@@ -9,13 +9,13 @@ use anyhow::Context;
 use lastbackend_core::api::ControlPlane;
 use lastbackend_core::api::types::MemberReport;
 use lastbackend_runtime::exporter::{Exporter, StoreConfig};
+use lastbackend_runtime::host::hostname;
 
 use crate::api;
 use crate::api_client::api_client;
 use crate::config::{ExporterArgs, ExporterConfig, log_level};
 use crate::exporter::{advertised, keep_registered};
 use crate::run_api::shutdown_signal;
-use crate::run_controller::hostname;
 
 /// How often the exporter renews its presence (the API forgets a member
 /// after 15 s without a push).

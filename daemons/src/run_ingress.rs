@@ -27,7 +27,7 @@ pub(crate) fn run(args: IngressArgs) -> anyhow::Result<()> {
             config.haproxy.exec.display()
         );
     }
-    let name = crate::run_controller::hostname();
+    let name = lastbackend_runtime::host::hostname();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::Context;
 use lastbackend_core::api::{Api, ControlPlane};
 use lastbackend_core::store::Store;
+use lastbackend_runtime::host::hostname;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -19,7 +20,6 @@ use crate::api::{self, ApiState};
 use crate::config::{Access, UpArgs, UpConfig};
 use crate::ingress::{Haproxy, member};
 use crate::run_api::{api_settings, shutdown_signal, storage};
-use crate::run_controller::hostname;
 use crate::{run_controller, run_discovery, run_exporter, run_node};
 
 /// Checks every setting, starts every component, prints where the API

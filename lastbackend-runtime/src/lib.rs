@@ -45,6 +45,7 @@ mod error;
 #[cfg(feature = "exporter")]
 pub mod exporter;
 pub mod fake;
+pub mod host;
 pub mod logs;
 
 pub use cii::{Cii, ImageInfo, RegistryAuth};

@@ -2,7 +2,6 @@
 //! plus the storage directory, the internal domain and the lead TTL), the
 //! YAML file of `-c` and the resolved settings.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
@@ -11,9 +10,7 @@ use lastbackend_core::ipam::subnet::{DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_PREFIX};
 use lastbackend_core::ipam::{DEFAULT_SERVICES_CIDR, Ipv4Cidr, PodCidr};
 use serde::Deserialize;
 
-use super::{
-    ConfigError, DomainFile, StorageArgs, StorageConfig, StorageFile, check_verbose, load_yaml,
-};
+use super::{CommonArgs, ConfigError, DomainFile, StorageArgs, StorageConfig, StorageFile};
 
 /// The flags of `lastbackend controller`, each with its `LB_*` variable.
 #[derive(Clone, Debug, Default, Args)]
@@ -41,12 +38,9 @@ pub struct ControllerArgs {
     /// Where the cluster state lives.
     #[command(flatten)]
     pub storage: StorageArgs,
-    /// Set log level from 0 to 7.
-    #[arg(short, long, env = "LB_VERBOSE", value_parser = clap::value_parser!(u8).range(0..=7))]
-    pub verbose: Option<u8>,
-    /// Path for the configuration file (YAML).
-    #[arg(short, long, env = "LB_CONFIG")]
-    pub config: Option<PathBuf>,
+    /// `--verbose` and `--config`.
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 /// The YAML file of `lastbackend controller -c`, with the docs' keys.
@@ -100,11 +94,8 @@ impl ControllerConfig {
     /// Resolves flags and environment over the `--config` file over the
     /// defaults, and checks the result.
     pub fn load(args: ControllerArgs) -> Result<Self, ConfigError> {
-        let file: ControllerFile = match &args.config {
-            Some(path) => load_yaml(path)?,
-            None => ControllerFile::default(),
-        };
-        let verbose = check_verbose(args.verbose.or(file.verbose).unwrap_or(0))?;
+        let mut file: ControllerFile = args.common.file()?;
+        let verbose = args.common.verbose(file.verbose)?;
         let cidr = args
             .services_cidr
             .or(file.service.cidr)
@@ -149,10 +140,7 @@ impl ControllerConfig {
         Ok(Self {
             services_cidr,
             pod_cidr,
-            domain_internal: args
-                .domain_internal
-                .or(file.domain.internal)
-                .unwrap_or_else(|| "lb.local".to_owned()),
+            domain_internal: file.domain.internal(args.domain_internal),
             lease_ttl,
             storage,
             verbose,

@@ -3,15 +3,14 @@
 //! directory), the YAML file of `-c` and the resolved settings.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 use serde::Deserialize;
 
 use super::{
-    ApiClientArgs, ApiClientFile, ConfigError, DomainFile, StorageArgs, StorageConfig, StorageFile,
-    TlsFiles, check_verbose, load_yaml,
+    ApiClientArgs, ApiClientFile, CommonArgs, ConfigError, DomainFile, StorageArgs, StorageConfig,
+    StorageFile, TlsFiles, TokenArgs,
 };
 use crate::discovery::{DEFAULT_TTL, ZoneConfig};
 
@@ -21,9 +20,9 @@ pub const DEFAULT_DNS_PORT: u16 = 53;
 /// The flags of `lastbackend discovery`, each with its `LB_*` variable.
 #[derive(Clone, Debug, Default, Args)]
 pub struct DiscoveryArgs {
-    /// Access token to API server.
-    #[arg(long, env = "LB_ACCESS_TOKEN", hide_env_values = true)]
-    pub access_token: Option<String>,
+    /// The token presented to the API.
+    #[command(flatten)]
+    pub token: TokenArgs,
     /// DNS server bind address [default: 0.0.0.0] (YAML `dns.host`).
     #[arg(long, env = "LB_BIND_ADDRESS")]
     pub bind_address: Option<IpAddr>,
@@ -55,12 +54,9 @@ pub struct DiscoveryArgs {
     /// How it reaches the API.
     #[command(flatten)]
     pub api: ApiClientArgs,
-    /// Set log level from 0 to 7.
-    #[arg(short, long, env = "LB_VERBOSE", value_parser = clap::value_parser!(u8).range(0..=7))]
-    pub verbose: Option<u8>,
-    /// Path for the configuration file (YAML).
-    #[arg(short, long, env = "LB_CONFIG")]
-    pub config: Option<PathBuf>,
+    /// `--verbose` and `--config`.
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 /// The YAML file of `lastbackend discovery -c`, with the docs' keys.
@@ -135,11 +131,8 @@ impl DiscoveryConfig {
     /// Resolves flags and environment over the `--config` file over the
     /// defaults, and checks the result.
     pub fn load(args: DiscoveryArgs) -> Result<Self, ConfigError> {
-        let file: DiscoveryFile = match &args.config {
-            Some(path) => load_yaml(path)?,
-            None => DiscoveryFile::default(),
-        };
-        let verbose = check_verbose(args.verbose.or(file.verbose).unwrap_or(0))?;
+        let mut file: DiscoveryFile = args.common.file()?;
+        let verbose = args.common.verbose(file.verbose)?;
         let listen = SocketAddr::new(
             args.bind_address
                 .or(file.dns.host)
@@ -161,10 +154,7 @@ impl DiscoveryConfig {
             .ok_or_else(|| {
                 ConfigError::invalid(TTL, format!("{ttl:?} is longer than 2^31-1 seconds"))
             })?;
-        let zone_name = args
-            .zone
-            .or(file.domain.internal)
-            .unwrap_or_else(|| "lb.local".to_owned());
+        let zone_name = file.domain.internal(args.zone);
         let zone = ZoneConfig::new(&zone_name)
             .map_err(|e| ConfigError::invalid("--zone (YAML `domain.internal`)", e.to_string()))?
             .with_ttl(ttl);
@@ -185,7 +175,7 @@ impl DiscoveryConfig {
             storage: args.storage.resolve(file.storage)?,
             api_uri,
             api_tls,
-            access_token: args.access_token.or(file.token).filter(|t| !t.is_empty()),
+            access_token: args.token.resolve(file.token),
             verbose,
         })
     }

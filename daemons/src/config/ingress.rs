@@ -5,10 +5,13 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use serde::Deserialize;
 
-use super::{ApiClientArgs, ApiClientFile, ConfigError, TlsFiles, check_verbose, load_yaml};
+use super::{ApiClientArgs, CommonArgs, ConfigError, TlsFiles, TokenArgs, default_api_uri};
 use crate::ingress::{HaproxySettings, StatsSettings};
+
+mod file;
+
+use file::IngressFile;
 
 /// The docs' HAProxy configuration path.
 pub(super) const DEFAULT_HAPROXY_CONFIG: &str = "/var/run/lastbackend/ingress/haproxy/haproxy.cfg";
@@ -22,9 +25,9 @@ pub(super) const DEFAULT_STAT_PORT: u16 = 1936;
 /// The flags of `lastbackend ingress`, each with its `LB_*` variable.
 #[derive(Clone, Debug, Default, Args)]
 pub struct IngressArgs {
-    /// Access token to API server.
-    #[arg(long, env = "LB_ACCESS_TOKEN", hide_env_values = true)]
-    pub access_token: Option<String>,
+    /// The token presented to the API.
+    #[command(flatten)]
+    pub token: TokenArgs,
     /// HAProxy configuration path [default: /var/run/lastbackend/ingress/haproxy/haproxy.cfg].
     #[arg(long, env = "LB_HAPROXY_CONFIG_PATH")]
     pub haproxy_config_path: Option<PathBuf>,
@@ -72,78 +75,9 @@ pub struct IngressArgs {
     /// How it reaches the API.
     #[command(flatten)]
     pub api: ApiClientArgs,
-    /// Set log level from 0 to 7.
-    #[arg(short, long, env = "LB_VERBOSE", value_parser = clap::value_parser!(u8).range(0..=7))]
-    pub verbose: Option<u8>,
-    /// Path for the configuration file (YAML).
-    #[arg(short, long, env = "LB_CONFIG")]
-    pub config: Option<PathBuf>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IngressFile {
-    verbose: Option<u8>,
-    token: Option<String>,
-    #[serde(default)]
-    haproxy: HaproxyFile,
-    #[serde(default)]
-    network: NetworkFile,
-    #[serde(default)]
-    api: ApiClientFile,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HaproxyFile {
-    config: Option<PathBuf>,
-    pid: Option<PathBuf>,
-    exec: Option<PathBuf>,
-    #[serde(default)]
-    stats: StatsFile,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StatsFile {
-    username: Option<String>,
-    password: Option<String>,
-    port: Option<u16>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NetworkFile {
-    interface: Option<String>,
-    #[serde(default)]
-    cpi: DriverFile,
-    #[serde(default)]
-    cni: DriverFile,
-    #[serde(default)]
-    resolver: ResolverFile,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DriverFile {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    /// The docs spell it `iterface` under `cni`.
-    #[serde(default, alias = "iterface")]
-    interface: InterfacesFile,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InterfacesFile {
-    external: Option<String>,
-    internal: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ResolverFile {
-    servers: Option<Vec<IpAddr>>,
+    /// `--verbose` and `--config`.
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 /// The overlay and proxy settings of the docs' table. This ingress sends
@@ -186,11 +120,8 @@ impl IngressConfig {
     /// Resolves flags and environment over the `--config` file over the
     /// defaults, and checks the result.
     pub fn load(args: IngressArgs) -> Result<Self, ConfigError> {
-        let file: IngressFile = match &args.config {
-            Some(path) => load_yaml(path)?,
-            None => IngressFile::default(),
-        };
-        let verbose = check_verbose(args.verbose.or(file.verbose).unwrap_or(0))?;
+        let file: IngressFile = args.common.file()?;
+        let verbose = args.common.verbose(file.verbose)?;
         let exec = args.haproxy_exec.or(file.haproxy.exec).unwrap_or_else(|| {
             [DEFAULT_HAPROXY_EXEC, "/usr/sbin/haproxy"]
                 .into_iter()
@@ -309,8 +240,8 @@ impl IngressConfig {
             },
         };
         Ok(Self {
-            token: args.access_token.or(file.token).filter(|t| !t.is_empty()),
-            api_uri: api_uri.unwrap_or_else(super::default_api_uri),
+            token: args.token.resolve(file.token),
+            api_uri: api_uri.unwrap_or_else(default_api_uri),
             api_tls,
             haproxy,
             network,
@@ -320,83 +251,4 @@ impl IngressConfig {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::io::Write;
-
-    use clap::Parser;
-
-    use super::*;
-
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: IngressArgs,
-    }
-
-    fn load(flags: &[&str]) -> Result<IngressConfig, ConfigError> {
-        let mut argv = vec!["ingress"];
-        argv.extend_from_slice(flags);
-        IngressConfig::load(Cli::try_parse_from(argv).unwrap().args)
-    }
-
-    #[test]
-    fn defaults_follow_the_docs() {
-        let config = load(&["--bind-interface", "any"]).unwrap();
-        assert_eq!(
-            config.haproxy.config_path,
-            PathBuf::from(DEFAULT_HAPROXY_CONFIG)
-        );
-        assert_eq!(config.haproxy.pid_path, PathBuf::from(DEFAULT_HAPROXY_PID));
-        let stats = config.haproxy.stats.unwrap();
-        assert_eq!((stats.port, stats.credentials), (DEFAULT_STAT_PORT, None));
-        assert_eq!(config.api_uri, "http://127.0.0.1:2967");
-        assert_eq!(config.network.proxy, "ipvs");
-        assert_eq!(config.network.resolvers.len(), 2);
-        assert_eq!(config.haproxy.interface, None);
-    }
-
-    #[test]
-    fn stats_credentials_are_applied_and_checked() {
-        let config = load(&[
-            "--bind-interface=lo",
-            "--haproxy-stat-port=9000",
-            "--haproxy-stat-username=admin",
-            "--haproxy-stat-password=pw",
-        ])
-        .unwrap();
-        let stats = config.haproxy.stats.unwrap();
-        assert_eq!(stats.port, 9000);
-        assert_eq!(stats.credentials, Some(("admin".into(), "pw".into())));
-        assert_eq!(config.haproxy.interface.as_deref(), Some("lo"));
-        let err = load(&["--bind-interface=any", "--haproxy-stat-username=admin"]).unwrap_err();
-        assert!(
-            err.to_string().starts_with("--haproxy-stat-password"),
-            "{err}"
-        );
-        let off = load(&["--bind-interface=any", "--haproxy-stat-port=0"]).unwrap();
-        assert!(off.haproxy.stats.is_none());
-        let err = load(&["--bind-interface=nosuch0"]).unwrap_err();
-        assert!(err.to_string().starts_with("--bind-interface"), "{err}");
-    }
-
-    #[test]
-    fn the_docs_yaml_keys_load() {
-        let mut file = tempfile::NamedTempFile::new().unwrap();
-        file.write_all(
-            b"verbose: 3\ntoken: t\nhaproxy:\n  config: /tmp/x/haproxy.cfg\n  pid: /tmp/x/h.pid\n  exec: /bin/true\n  stats: {username: u, password: p, port: 1937}\nnetwork:\n  interface: any\n  cpi: {type: nftables, interface: {external: e, internal: i}}\n  cni: {type: vxlan, iterface: {external: e2, internal: i2}}\n  resolver: {servers: [1.1.1.1]}\napi:\n  uri: http://api:2967\n  tls: {ca: /tmp/ca.pem}\n",
-        )
-        .unwrap();
-        let config = load(&["-c", file.path().to_str().unwrap()]).unwrap();
-        assert_eq!(config.verbose, 3);
-        assert_eq!(config.token.as_deref(), Some("t"));
-        assert_eq!(config.haproxy.exec, PathBuf::from("/bin/true"));
-        assert_eq!(config.haproxy.stats.unwrap().port, 1937);
-        assert_eq!(config.network.driver_interfaces, ("i2".into(), "e2".into()));
-        assert_eq!(config.network.proxy, "nftables");
-        assert_eq!(config.api_uri, "http://api:2967");
-        let mut bad = tempfile::NamedTempFile::new().unwrap();
-        bad.write_all(b"haproxy:\n  stat: {}\n").unwrap();
-        let err = load(&["-c", bad.path().to_str().unwrap()]).unwrap_err();
-        assert!(err.to_string().contains("haproxy"), "{err}");
-    }
-}
+mod tests;

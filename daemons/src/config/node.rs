@@ -6,9 +6,18 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use serde::Deserialize;
+use lastbackend_runtime::host::hostname;
 
-use super::{ApiClientArgs, ApiClientFile, ConfigError, TlsFiles, check_verbose, load_yaml};
+use super::{
+    ApiClientArgs, CommonArgs, ConfigError, TlsFiles, TokenArgs, default_api_uri, help_overrides,
+};
+
+mod drivers;
+mod file;
+
+use drivers::docker_only;
+pub use drivers::{Interfaces, NetworkDriver, ProxyDriver};
+use file::NodeFile;
 
 /// The node agent's port: 2969 as the daemon list and the docs' YAML say
 /// (the docs' table says 2965).
@@ -18,13 +27,17 @@ pub const DEFAULT_STORAGE_ROOT: &str = "/var/run/lastbackend";
 
 /// The flags of `lastbackend node`, each with its `LB_*` variable.
 #[derive(Clone, Debug, Default, Args)]
+#[command(mut_args(help_overrides(&[(
+    "access_token",
+    "Access token to API server (YAML `token`)",
+)])))]
 pub struct NodeArgs {
     /// The node's name in the cluster [default: the hostname] (YAML `name`).
     #[arg(long, env = "LB_NODE_NAME")]
     pub node_name: Option<String>,
-    /// Access token to API server (YAML `token`).
-    #[arg(long, env = "LB_ACCESS_TOKEN", hide_env_values = true)]
-    pub access_token: Option<String>,
+    /// The token presented to the API.
+    #[command(flatten)]
+    pub token: TokenArgs,
     /// Node workdir for runtime (YAML `workdir`).
     #[arg(long, env = "LB_NODE_WORKDIR")]
     pub workdir: Option<PathBuf>,
@@ -94,148 +107,9 @@ pub struct NodeArgs {
     /// How it reaches the API.
     #[command(flatten)]
     pub api: ApiClientArgs,
-    /// Set log level from 0 to 7.
-    #[arg(short, long, env = "LB_VERBOSE", value_parser = clap::value_parser!(u8).range(0..=7))]
-    pub verbose: Option<u8>,
-    /// Path for the configuration file (YAML).
-    #[arg(short, long, env = "LB_CONFIG")]
-    pub config: Option<PathBuf>,
-}
-
-/// The YAML file of `lastbackend node -c`, with the docs' keys.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NodeFile {
-    name: Option<String>,
-    verbose: Option<u8>,
-    token: Option<String>,
-    workdir: Option<PathBuf>,
-    #[serde(default)]
-    manifest: ManifestFile,
-    #[serde(default)]
-    network: NetworkFile,
-    #[serde(default)]
-    container: ContainerFile,
-    #[serde(default)]
-    server: ServerFile,
-    #[serde(default)]
-    api: ApiClientFile,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ManifestFile {
-    dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NetworkFile {
-    interface: Option<String>,
-    #[serde(default)]
-    cpi: DriverFile,
-    #[serde(default)]
-    cni: DriverFile,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DriverFile {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    /// The docs' example spells it `iterface` under `cni`.
-    #[serde(default, alias = "iterface")]
-    interface: InterfacesFile,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InterfacesFile {
-    external: Option<String>,
-    internal: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ContainerFile {
-    #[serde(default)]
-    cri: RuntimeFile,
-    #[serde(default)]
-    csi: CsiFile,
-    #[serde(default)]
-    iri: RuntimeFile,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuntimeFile {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    #[serde(default)]
-    docker: DockerFile,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DockerFile {
-    version: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CsiFile {
-    #[serde(default)]
-    dir: DirFile,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DirFile {
-    root: Option<PathBuf>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ServerFile {
-    host: Option<IpAddr>,
-    port: Option<u16>,
-    #[serde(default)]
-    tls: TlsFiles,
-}
-
-/// The overlay network driver.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum NetworkDriver {
-    /// VXLAN between nodes.
-    Vxlan,
-    /// No overlay: pods use the runtime's default network.
-    None,
-}
-
-/// The service proxy driver.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ProxyDriver {
-    /// IPVS when the kernel has it, else nftables (the original's default
-    /// was IPVS, which kernels without it cannot run).
-    Auto,
-    /// Kernel IPVS.
-    Ipvs,
-    /// nftables DNAT maps.
-    Nftables,
-    /// No service VIPs on this node.
-    None,
-}
-
-/// Interface bindings of a network driver.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Interfaces {
-    /// Towards other hosts.
-    pub external: String,
-    /// Towards the containers.
-    pub internal: String,
+    /// `--verbose` and `--config`.
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 /// Everything `lastbackend node` runs with, resolved and checked.
@@ -276,35 +150,12 @@ pub struct NodeConfig {
     pub verbose: u8,
 }
 
-/// This machine's name.
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|name| name.trim().to_owned())
-        .ok()
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
-}
-
-/// Accepts only `docker` for a runtime setting.
-fn docker_only(setting: &str, value: Option<String>) -> Result<(), ConfigError> {
-    match value.as_deref() {
-        None | Some("docker") => Ok(()),
-        Some(other) => Err(ConfigError::invalid(
-            setting,
-            format!("{other:?} is not supported: the one runtime is docker"),
-        )),
-    }
-}
-
 impl NodeConfig {
     /// Resolves flags and environment over the `--config` file over the
     /// defaults, and checks the result.
     pub fn load(args: NodeArgs) -> Result<Self, ConfigError> {
-        let file: NodeFile = match &args.config {
-            Some(path) => load_yaml(path)?,
-            None => NodeFile::default(),
-        };
-        let verbose = check_verbose(args.verbose.or(file.verbose).unwrap_or(0))?;
+        let file: NodeFile = args.common.file()?;
+        let verbose = args.common.verbose(file.verbose)?;
         let node_name = args.node_name.or(file.name).unwrap_or_else(hostname);
         if node_name.is_empty() || node_name.contains(['/', ' ']) {
             return Err(ConfigError::invalid(
@@ -312,28 +163,9 @@ impl NodeConfig {
                 format!("{node_name:?} must be a host name, without '/' or spaces"),
             ));
         }
-        let proxy = match args.network_proxy.or(file.network.cpi.kind).as_deref() {
-            None | Some("auto") => ProxyDriver::Auto,
-            Some("ipvs") => ProxyDriver::Ipvs,
-            Some("nftables") => ProxyDriver::Nftables,
-            Some("none") => ProxyDriver::None,
-            Some(other) => {
-                return Err(ConfigError::invalid(
-                    "--network-proxy (YAML `network.cpi.type`)",
-                    format!("{other:?}: accepted auto, ipvs, nftables or none"),
-                ));
-            }
-        };
-        let network = match args.network_driver.or(file.network.cni.kind).as_deref() {
-            None | Some("vxlan") => NetworkDriver::Vxlan,
-            Some("none") => NetworkDriver::None,
-            Some(other) => {
-                return Err(ConfigError::invalid(
-                    "--network-driver (YAML `network.cni.type`)",
-                    format!("{other:?}: accepted vxlan or none"),
-                ));
-            }
-        };
+        let proxy = ProxyDriver::parse(args.network_proxy.or(file.network.cpi.kind).as_deref())?;
+        let network =
+            NetworkDriver::parse(args.network_driver.or(file.network.cni.kind).as_deref())?;
         docker_only(
             "--container-runtime (YAML `container.cri.type`)",
             args.container_runtime.or(file.container.cri.kind),
@@ -357,18 +189,19 @@ impl NodeConfig {
             ));
         }
         let (api_uri, api_tls) = args.api.resolve(file.api)?;
-        let api_uri = api_uri.unwrap_or_else(super::default_api_uri);
+        let api_uri = api_uri.unwrap_or_else(default_api_uri);
         let pick = |flag: Option<String>, yaml: Option<String>, default: &str| {
             flag.or(yaml).unwrap_or_else(|| default.to_owned())
         };
-        let tls = TlsFiles {
-            cert: args.tls_cert_file.or(file.server.tls.cert),
-            key: args.tls_private_key_file.or(file.server.tls.key),
-            ca: args.tls_ca_file.or(file.server.tls.ca),
-        };
+        let server = file.server.without_body_limit()?;
+        let tls = server.tls.under(TlsFiles {
+            cert: args.tls_cert_file,
+            key: args.tls_private_key_file,
+            ca: args.tls_ca_file,
+        });
         Ok(Self {
             node_name,
-            token: args.access_token.or(file.token),
+            token: args.token.resolve(file.token),
             workdir: args.workdir.or(file.workdir),
             manifest_dir: args.manifest_path.or(file.manifest.dir),
             interface: pick(args.bind_interface, file.network.interface, "eth0"),
@@ -405,11 +238,9 @@ impl NodeConfig {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_STORAGE_ROOT)),
             bind: std::net::SocketAddr::new(
                 args.bind_address
-                    .or(file.server.host)
+                    .or(server.host)
                     .unwrap_or(IpAddr::from([0, 0, 0, 0])),
-                args.bind_port
-                    .or(file.server.port)
-                    .unwrap_or(DEFAULT_NODE_PORT),
+                args.bind_port.or(server.port).unwrap_or(DEFAULT_NODE_PORT),
             ),
             tls,
             api_uri,

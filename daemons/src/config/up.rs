@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 
 use super::{
-    ApiArgs, ApiConfig, ConfigError, ControllerArgs, ControllerConfig, DiscoveryArgs,
-    DiscoveryConfig, ExporterArgs, ExporterConfig, IngressArgs, IngressConfig, NodeArgs,
-    NodeConfig, StorageArgs, StorageDriver, check_verbose,
+    Access, AccessArgs, ApiArgs, ApiConfig, CommonArgs, ConfigError, ControllerArgs,
+    ControllerConfig, DiscoveryArgs, DiscoveryConfig, ExporterArgs, ExporterConfig, IngressArgs,
+    IngressConfig, NodeArgs, NodeConfig, StorageArgs, StorageDriver, check_verbose,
 };
 
 /// The flags of `lastbackend up`, each with its `LB_*` variable.
@@ -120,11 +120,14 @@ impl UpConfig {
         // token needs a file written, which waits until every setting is
         // checked.
         let mut api = ApiConfig::load(ApiArgs {
-            insecure_no_auth: true,
+            access: AccessArgs {
+                insecure_no_auth: true,
+                ..AccessArgs::default()
+            },
             bind_address: args.bind_address,
             bind_port: args.bind_port,
             storage: storage.clone(),
-            verbose: Some(verbose),
+            common: CommonArgs::verbose_only(verbose),
             ..ApiArgs::default()
         })?;
         if let Some(token) = &args.access_token {
@@ -134,11 +137,11 @@ impl UpConfig {
                     "is empty: give a token, or leave it out to use the generated one",
                 ));
             }
-            api.access = super::Access::Token(token.clone());
+            api.access = Access::Token(token.clone());
         }
         let controller = ControllerConfig::load(ControllerArgs {
             storage: storage.clone(),
-            verbose: Some(verbose),
+            common: CommonArgs::verbose_only(verbose),
             ..ControllerArgs::default()
         })?;
         let discovery = enabled(Component::Discovery)
@@ -146,7 +149,7 @@ impl UpConfig {
                 DiscoveryConfig::load(DiscoveryArgs {
                     bind_port: args.dns_port,
                     storage: storage.clone(),
-                    verbose: Some(verbose),
+                    common: CommonArgs::verbose_only(verbose),
                     ..DiscoveryArgs::default()
                 })
             })
@@ -161,7 +164,7 @@ impl UpConfig {
                     // No stats page: it would need credentials of its own.
                     haproxy_stat_port: Some(0),
                     bind_interface: Some("any".to_owned()),
-                    verbose: Some(verbose),
+                    common: CommonArgs::verbose_only(verbose),
                     ..IngressArgs::default()
                 })
             })
@@ -169,9 +172,12 @@ impl UpConfig {
         let exporter = enabled(Component::Exporter)
             .then(|| {
                 ExporterConfig::load(ExporterArgs {
-                    insecure_no_auth: true,
+                    access: AccessArgs {
+                        insecure_no_auth: true,
+                        ..AccessArgs::default()
+                    },
                     log_workdir: Some(data_dir.clone()),
-                    verbose: Some(verbose),
+                    common: CommonArgs::verbose_only(verbose),
                     ..ExporterArgs::default()
                 })
             })
@@ -187,7 +193,7 @@ impl UpConfig {
                             .unwrap_or_else(|| "none".to_owned()),
                     ),
                     container_storage_root: Some(data_dir.join("volumes")),
-                    verbose: Some(verbose),
+                    common: CommonArgs::verbose_only(verbose),
                     ..NodeArgs::default()
                 })
             })
@@ -236,92 +242,4 @@ fn user_data_dir(xdg: Option<PathBuf>, home: Option<PathBuf>) -> PathBuf {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load(args: UpArgs) -> Result<UpConfig, ConfigError> {
-        UpConfig::load(UpArgs {
-            data_dir: Some("/tmp/lb-up-test".into()),
-            ..args
-        })
-    }
-
-    #[test]
-    fn defaults_run_everything_on_the_embedded_store() {
-        let config = load(UpArgs::default()).unwrap();
-        assert_eq!(config.api.storage.driver, StorageDriver::Embedded);
-        assert_eq!(config.api.storage.data_dir, Path::new("/tmp/lb-up-test"));
-        assert_eq!(config.api.listen.port(), super::super::DEFAULT_API_PORT);
-        assert_eq!(config.discovery.as_ref().unwrap().listen.port(), 53);
-        let node = config.node.as_ref().unwrap();
-        assert_eq!(node.network, super::super::NetworkDriver::None);
-        assert_eq!(node.storage_root, Path::new("/tmp/lb-up-test/volumes"));
-        assert_eq!(
-            config.ingress.as_ref().unwrap().haproxy.config_path,
-            Path::new("/tmp/lb-up-test/ingress/haproxy.cfg")
-        );
-        assert!(config.exporter.is_some());
-        assert_eq!(config.token, None);
-        assert_eq!(config.token_file(), Path::new("/tmp/lb-up-test/token"));
-    }
-
-    #[test]
-    fn disabled_components_are_left_out() {
-        let config = load(UpArgs {
-            disable: vec![Component::Node, Component::Ingress],
-            ..UpArgs::default()
-        })
-        .unwrap();
-        assert!(config.node.is_none());
-        assert!(config.ingress.is_none());
-        assert!(config.discovery.is_some() && config.exporter.is_some());
-    }
-
-    #[test]
-    fn a_given_token_is_the_apis() {
-        let config = load(UpArgs {
-            access_token: Some("s3cret".into()),
-            ..UpArgs::default()
-        })
-        .unwrap();
-        assert_eq!(
-            config.api.access,
-            super::super::Access::Token("s3cret".into())
-        );
-        let empty = load(UpArgs {
-            access_token: Some(String::new()),
-            ..UpArgs::default()
-        })
-        .unwrap_err();
-        assert!(empty.to_string().starts_with("--access-token:"), "{empty}");
-    }
-
-    #[test]
-    fn component_checks_apply() {
-        let error = load(UpArgs {
-            network_proxy: Some("iptables".into()),
-            ..UpArgs::default()
-        })
-        .unwrap_err();
-        assert!(error.to_string().contains("--network-proxy"), "{error}");
-        let error = load(UpArgs {
-            network_driver: Some("flannel".into()),
-            ..UpArgs::default()
-        })
-        .unwrap_err();
-        assert!(error.to_string().contains("--network-driver"), "{error}");
-    }
-
-    #[test]
-    fn the_user_data_dir_follows_xdg() {
-        assert_eq!(
-            user_data_dir(Some("/x".into()), Some("/home/u".into())),
-            Path::new("/x/lastbackend")
-        );
-        assert_eq!(
-            user_data_dir(Some("relative".into()), Some("/home/u".into())),
-            Path::new("/home/u/.local/share/lastbackend")
-        );
-        assert_eq!(user_data_dir(None, None), Path::new("/var/lib/lastbackend"));
-    }
-}
+mod tests;

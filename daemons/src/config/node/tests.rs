@@ -144,3 +144,9 @@ fn bad_values_name_their_setting() {
     let err = load(&["-c", file.path().to_str().unwrap()]).unwrap_err();
     assert!(err.to_string().contains("container.csi.dir"), "{err}");
 }
+
+#[test]
+fn an_empty_token_is_no_token() {
+    let config = load(&["--access-token", ""]).unwrap();
+    assert_eq!(config.token, None);
+}

@@ -1,8 +1,10 @@
 use std::io::Write;
+use std::path::PathBuf;
 
 use clap::Parser;
 
 use super::*;
+use crate::config::{DEFAULT_DATA_DIR, StorageDriver};
 
 /// `lastbackend api` flags alone, as clap parses them.
 #[derive(Debug, Parser)]
@@ -195,11 +197,4 @@ fn etcd_endpoints_split_on_commas() {
     .unwrap();
     assert_eq!(config.storage.etcd_endpoints, ["a:2379", "b:2379"]);
     assert_eq!(config.storage.driver, StorageDriver::Mock);
-}
-
-#[test]
-fn verbosity_maps_to_levels() {
-    assert_eq!(log_level(0), tracing::Level::INFO);
-    assert_eq!(log_level(3), tracing::Level::DEBUG);
-    assert_eq!(log_level(7), tracing::Level::TRACE);
 }
