@@ -5,16 +5,15 @@
 //! `lastbackend_core::api::Api`, and HTTPS serving); [`config`] holds the
 //! flags, `LB_*` variables and YAML files of the daemons; [`discovery`] is the
 //! DNS server of service names (a hickory zone handler fed by a storage
-//! watch); [`ingress`] is the HAProxy driver of `lastbackend ingress`;
-//! [`exporter`] registers the log collector of `lastbackend_runtime::exporter`
-//! with the API.
+//! watch); [`ingress`] is the HAProxy driver of `lastbackend ingress`. The
+//! exporter is `lastbackend_runtime::exporter`, registered with the API by
+//! `lastbackend_core::api::Membership`.
 #![warn(missing_docs)]
 
 pub mod api;
 mod api_client;
 pub mod config;
 pub mod discovery;
-pub mod exporter;
 mod http_client;
 pub mod ingress;
 pub mod reference;

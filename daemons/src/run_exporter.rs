@@ -6,15 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use lastbackend_core::api::ControlPlane;
 use lastbackend_core::api::types::MemberReport;
+use lastbackend_core::api::{ControlPlane, Membership};
+use lastbackend_core::model::{Kind, Presence};
 use lastbackend_runtime::exporter::{Exporter, StoreConfig};
-use lastbackend_runtime::host::hostname;
+use lastbackend_runtime::host::{advertised, hostname};
 
 use crate::api;
 use crate::api_client::api_client;
 use crate::config::{ExporterArgs, ExporterConfig, log_level};
-use crate::exporter::{advertised, keep_registered};
 use crate::run_api::shutdown_signal;
 
 /// How often the exporter renews its presence (the API forgets a member
@@ -78,13 +78,27 @@ pub(crate) async fn serve(
     let listener = advertised(logs.local_addr()?, &config.interface).await;
     let http = advertised(rest.local_addr()?, &config.interface).await;
     tracing::info!(%listener, %http, dir = %config.log_dir.display(), "exporter serving");
+    let (stopped, stopping) = tokio::sync::watch::channel(false);
     let registration = api.map(|api| {
         let report = MemberReport {
             http: Some(http),
             listener: Some(listener),
+            presence: Presence {
+                ready: true,
+                online: true,
+            },
             ..MemberReport::default()
         };
-        tokio::spawn(keep_registered(api, hostname(), report, STATUS_EVERY))
+        let mut stopping = stopping.clone();
+        let stop = async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        };
+        let membership = Membership::new(api, Kind::Exporter, hostname()).every(STATUS_EVERY);
+        tokio::spawn(async move {
+            membership
+                .run(tokio::sync::watch::channel(report).1, stop)
+                .await
+        })
     });
     let ingest = tokio::spawn(exporter.clone().serve_logs(logs));
     let router = exporter.router(config.token.clone());
@@ -92,8 +106,10 @@ pub(crate) async fn serve(
         served = api::serve(rest, router, tls, shutdown) => served.context("the HTTP server"),
         ingested = ingest => ingested?.context("the log listener"),
     };
+    // Says "not ready" to the API on the way out.
+    stopped.send_replace(true);
     if let Some(task) = registration {
-        task.abort();
+        task.await.context("the exporter's registration")?;
     }
     tracing::info!("exporter stopped");
     result

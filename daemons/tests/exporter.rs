@@ -21,9 +21,9 @@ use futures::stream::BoxStream;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use lastbackend::api::{ApiState, router, serve};
-use lastbackend::exporter::keep_registered;
 use lastbackend_core::api::types::MemberReport;
-use lastbackend_core::api::{Api, Settings};
+use lastbackend_core::api::{Api, Membership, Settings};
+use lastbackend_core::model::{Kind, Presence};
 use lastbackend_core::storage::MemoryStorage;
 use lastbackend_core::store::Store;
 use lastbackend_runtime::exporter::{Exporter, StoreConfig};
@@ -230,14 +230,20 @@ async fn lines_arrive_in_order_through_the_exporter_and_the_api() {
     let report = MemberReport {
         http: Some(http_address),
         listener: Some(log_address),
+        presence: Presence {
+            ready: true,
+            online: true,
+        },
         ..MemberReport::default()
     };
-    let registration = tokio::spawn(keep_registered(
-        Arc::new(members.unwrap()),
-        "exporter-test".into(),
-        report,
-        Duration::from_millis(200),
-    ));
+    let registration = tokio::spawn(
+        Membership::new(Arc::new(members.unwrap()), Kind::Exporter, "exporter-test")
+            .every(Duration::from_millis(200))
+            .run(
+                tokio::sync::watch::channel(report).1,
+                std::future::pending(),
+            ),
+    );
     eventually("the exporter is ready in the API", || async {
         let list = api.exporters().await.unwrap();
         list.items

@@ -26,14 +26,13 @@ use axum::http::Method;
 use axum::middleware::Next;
 use futures::{FutureExt, StreamExt};
 use lastbackend::api::{ApiState, router, serve};
-use lastbackend::exporter::keep_registered;
 use lastbackend_client::Client;
 use lastbackend_core::api::types::MemberReport;
-use lastbackend_core::api::{Api, Settings};
+use lastbackend_core::api::{Api, Membership, Settings};
 use lastbackend_core::controller::leader::{self, LeaderConfig};
 use lastbackend_core::controller::manager::{self, ControllerManager};
 use lastbackend_core::manifest::{self, Manifest};
-use lastbackend_core::model::{Endpoint, Kind, Pod, SelfLink, State};
+use lastbackend_core::model::{Endpoint, Kind, Pod, Presence, SelfLink, State};
 use lastbackend_core::storage::MemoryStorage;
 use lastbackend_core::store::Store;
 use lastbackend_runtime::agent::{
@@ -610,13 +609,21 @@ async fn container_logs_reach_the_exporter_and_the_service_logs_route() {
     let report = MemberReport {
         http: Some(http_address),
         listener: Some(listener),
+        presence: Presence {
+            ready: true,
+            online: true,
+        },
         ..MemberReport::default()
     };
-    let registration = keep_registered(
+    let registration = Membership::new(
         Arc::new(cluster.api.clone()),
+        Kind::Exporter,
         format!("{}-exporter", cluster.node),
-        report,
-        Duration::from_millis(500),
+    )
+    .every(Duration::from_millis(500))
+    .run(
+        tokio::sync::watch::channel(report).1,
+        std::future::pending(),
     );
     spawn_lasting(&cluster.ended, "exporter's registration", async move {
         registration.await;
