@@ -34,6 +34,8 @@
 mod documents;
 mod formats;
 pub mod patterns;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 
