@@ -4,7 +4,7 @@
 //! knows what the server accepts.
 //!
 //! Every body type derives `ToSchema`: the external manifests, the model
-//! objects, [`List`](crate::api::types::List) and the wire types of
+//! objects, [`List`] and the wire types of
 //! [`api::types`](crate::api::types). A router's `#[utoipa::path]` can name
 //! them directly; [`schemas`] returns all of them with the one rule a derive
 //! cannot state (below), to put in the document's components last.
