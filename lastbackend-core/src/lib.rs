@@ -32,6 +32,8 @@ pub mod controller;
 pub mod ipam;
 pub mod manifest;
 pub mod model;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod scheduler;
 pub mod storage;
 pub mod store;

@@ -13,10 +13,12 @@ use crate::storage::{EventKind, Revision};
 
 /// A list response: the objects and the revision to watch after.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct List<T> {
     /// The objects, sorted by selflink.
     pub items: Vec<T>,
     /// The storage revision of the read.
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub revision: Revision,
 }
 
@@ -73,6 +75,7 @@ impl<T> WatchEvent<T> {
 
 /// The body of every error response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// The HTTP status code.
     pub code: u16,
@@ -87,6 +90,7 @@ pub struct ErrorBody {
 
 /// One problem of an invalid request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldProblem {
     /// The manifest document (1-based) for multi-document input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,10 +103,12 @@ pub struct FieldProblem {
 
 /// What `PUT /namespace/{ns}/apply` did (or, with `dry_run`, would do).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApplyReport {
     /// One entry per manifest document, in order.
     pub items: Vec<ApplyItem>,
     /// The revision of the write (`0` for a dry run or when nothing changed).
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub revision: Revision,
     /// Whether this was a dry run.
     #[serde(default)]
@@ -111,6 +117,7 @@ pub struct ApplyReport {
 
 /// What apply did with one manifest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApplyItem {
     /// The kind (`Service`).
     pub kind: String,
@@ -122,6 +129,7 @@ pub struct ApplyItem {
 
 /// Apply's verdict on one manifest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ApplyAction {
     /// It did not exist.
@@ -134,11 +142,13 @@ pub enum ApplyAction {
 
 /// `PUT /cluster/node/{node}`: a node agent joins or rejoins.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NodeRegistration {
     /// What the machine is.
     pub info: NodeInfo,
     /// Node labels (merged over existing ones).
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub labels: Labels,
     /// What it has.
     pub capacity: NodeResources,
@@ -149,6 +159,7 @@ pub struct NodeRegistration {
 /// `PUT /cluster/node/{node}/status`: the agent's full observed state; it
 /// replaces the previous report (idempotent) and renews the heartbeat.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NodeStatusReport {
     /// What it has.
@@ -171,6 +182,7 @@ pub struct NodeStatusReport {
 
 /// `PUT /{ingress,discovery,exporter}/{name}/status` and registration.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct MemberReport {
     /// Liveness.
@@ -178,12 +190,15 @@ pub struct MemberReport {
     pub presence: Presence,
     /// Where a discovery server answers DNS.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::SocketAddress>))]
     pub address: Option<std::net::SocketAddr>,
     /// Where an exporter serves logs over HTTP.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::SocketAddress>))]
     pub http: Option<std::net::SocketAddr>,
     /// Where an exporter takes log streams.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::SocketAddress>))]
     pub listener: Option<std::net::SocketAddr>,
     /// Route states an ingress reports, by route selflink.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -192,8 +207,10 @@ pub struct MemberReport {
 
 /// The answer to a status push.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ack {
     /// The revision of the write.
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub revision: Revision,
 }
 

@@ -23,6 +23,7 @@ pub struct ConfigManifest {
 
 /// `spec` of a config.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ConfigSpecManifest {
     /// What the data holds; `text` when absent.
@@ -31,11 +32,13 @@ pub struct ConfigSpecManifest {
     /// Entries in the order written. Both `data: {key: value}` and
     /// `data: [{key, value | file}]` are accepted; it is written back as a list.
     #[serde(deserialize_with = "entries", skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::ConfigData))]
     pub data: Vec<ConfigEntryManifest>,
 }
 
 /// The type of a config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ConfigType {
     /// `key=value` entries.
@@ -45,23 +48,28 @@ pub enum ConfigType {
     File,
 }
 
-/// One key of a config: exactly one of `value` or `file`.
+/// One key of a config: exactly one of `value` or `file` (not stated in the
+/// OpenAPI schema, which has no way to tell an absent field from `null`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ConfigEntryManifest {
     /// The key.
     #[serde(deserialize_with = "scalar::string")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DataKeyScalar, required = true))]
     pub key: String,
     /// The content.
     #[serde(
         deserialize_with = "scalar::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Scalar>))]
     pub value: Option<String>,
     /// A file whose content becomes the value, relative to the manifest's
     /// directory; the client reads it with [`ConfigManifest::resolve_files`]
     /// before sending the manifest.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub file: Option<String>,
 }
 

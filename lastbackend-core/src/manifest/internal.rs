@@ -32,15 +32,19 @@ pub trait Revisioned {
 
 /// Everything one node should run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NodeManifest {
     /// The storage revision this manifest reflects.
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub revision: Revision,
     /// Where pods resolve cluster names (the discovery servers).
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::SocketAddress>))]
     pub resolvers: Vec<SocketAddr>,
     /// Where the agent streams container logs.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::SocketAddress>))]
     pub exporter: Option<SocketAddr>,
     /// Every node's overlay subnet (the agent tunnels to its peers), by
     /// selflink.
@@ -64,12 +68,15 @@ pub struct NodeManifest {
 
 /// Everything one ingress server should route.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct IngressManifest {
     /// The storage revision this manifest reflects.
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub revision: Revision,
     /// Where HAProxy resolves service names.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::openapi::SocketAddress>))]
     pub resolvers: Vec<SocketAddr>,
     /// The routes assigned to this ingress, by selflink.
     pub routes: BTreeMap<String, RouteSpec>,
@@ -84,9 +91,11 @@ pub struct IngressManifest {
 
 /// What a discovery server needs besides the endpoints it watches.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct DiscoveryManifest {
     /// The storage revision this manifest reflects.
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub revision: Revision,
     /// Every node's overlay subnet, by selflink.
     pub subnets: BTreeMap<String, SubnetSpec>,

@@ -248,11 +248,13 @@ impl FromStr for ManifestKind {
 
 /// `meta` of every document.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ManifestMeta {
     /// The name, a DNS-1123 label; a YAML number such as `2048` is read as
     /// its text.
     #[serde(deserialize_with = "scalar::string")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Name, required = true))]
     pub name: String,
     /// Free text.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -262,6 +264,7 @@ pub struct ManifestMeta {
         deserialize_with = "scalar::map",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::LabelMap))]
     pub labels: BTreeMap<String, String>,
 }
 

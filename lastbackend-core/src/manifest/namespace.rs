@@ -18,6 +18,7 @@ pub struct NamespaceManifest {
 
 /// `spec` of a namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NamespaceSpecManifest {
     /// Domains the namespace's services are reachable under.
@@ -30,18 +31,22 @@ pub struct NamespaceSpecManifest {
 
 /// `spec.domain` of a namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NamespaceDomainManifest {
     /// Cluster-internal domain; `<namespace>.lb.local` when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Hostname>))]
     pub internal: Option<String>,
     /// Public domain routes are published under.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Hostname>))]
     pub external: Option<String>,
 }
 
 /// `spec.resources` of a namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NamespaceResourcesManifest {
     /// Guaranteed to the namespace.
@@ -54,6 +59,7 @@ pub struct NamespaceResourcesManifest {
 
 /// RAM, CPU and storage as written; validation parses them.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct QuotaManifest {
     /// Memory, e.g. `"4gib"`.
@@ -61,17 +67,20 @@ pub struct QuotaManifest {
         deserialize_with = "scalar::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::RamText>))]
     pub ram: Option<String>,
     /// CPU, e.g. `"2"` or `"1500m"`.
     #[serde(
         deserialize_with = "scalar::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::CpuText>))]
     pub cpu: Option<String>,
     /// Volume storage, a size like RAM, e.g. `"10gib"`.
     #[serde(
         deserialize_with = "scalar::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::RamText>))]
     pub storage: Option<String>,
 }

@@ -19,18 +19,22 @@ pub struct RouteManifest {
 
 /// `spec` of a route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct RouteSpecManifest {
     /// External port the ingress listens on; 80 when absent.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 65535))]
     pub port: u32,
     /// Host name the route answers for; the server derives one when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Hostname>))]
     pub endpoint: Option<String>,
     /// Which ingress serves the route.
     #[serde(skip_serializing_if = "is_default")]
     pub selector: RouteSelectorManifest,
     /// Path prefixes and the service ports they go to; at least one, and
     /// exactly one for a TCP or TLS passthrough route.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, required = true))]
     pub rules: Vec<RouteRuleManifest>,
     /// TLS on the route's port; plain text when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -57,6 +61,7 @@ impl Default for RouteSpecManifest {
 /// `spec.tls` of a route: terminate with a secret's certificate, or pass
 /// through by SNI; one of the two.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct RouteTlsManifest {
     /// A secret of the route's namespace with `tls.crt` (PEM chain) and
@@ -66,6 +71,7 @@ pub struct RouteTlsManifest {
         deserialize_with = "scalar::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::Name>))]
     pub secret: Option<String>,
     /// Pass TLS untouched to the single rule's service, chosen by SNI.
     #[serde(skip_serializing_if = "is_default")]
@@ -74,6 +80,7 @@ pub struct RouteTlsManifest {
 
 /// `spec.selector` of a route.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct RouteSelectorManifest {
     /// Hostname of the ingress; any ingress when absent.
@@ -81,20 +88,25 @@ pub struct RouteSelectorManifest {
         deserialize_with = "scalar::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::NonEmptyScalar>))]
     pub ingress: Option<String>,
 }
 
 /// One rule of a route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct RouteRuleManifest {
     /// Name of the service in the same namespace.
     #[serde(deserialize_with = "scalar::string")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Name, required = true))]
     pub service: String,
     /// Path prefix, `/` when absent.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^/"))]
     pub path: String,
     /// Port of the service's endpoint (required).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = u32, required = true, minimum = 1, maximum = 65535))]
     pub port: Option<u32>,
 }
 

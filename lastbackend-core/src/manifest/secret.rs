@@ -20,21 +20,26 @@ pub struct SecretManifest {
 
 /// `spec` of a secret.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct SecretSpecManifest {
     /// What the data holds; `opaque` when absent.
     #[serde(rename = "type")]
     pub kind: SecretType,
     /// Key/value pairs, plain text (the server encodes them for storage).
+    /// An `auth` secret needs the keys [`SecretType::AUTH_KEYS`], which the
+    /// OpenAPI schema does not say.
     #[serde(
         deserialize_with = "scalar::map",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::DataMap))]
     pub data: BTreeMap<String, String>,
 }
 
 /// The type of a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SecretType {
     /// Any keys.

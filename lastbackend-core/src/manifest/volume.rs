@@ -19,6 +19,7 @@ pub struct VolumeManifest {
 
 /// `spec` of a volume.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct VolumeSpecManifest {
     /// Storage driver; `dir` (a host directory) when absent.
@@ -37,6 +38,7 @@ pub struct VolumeSpecManifest {
 
 /// Storage driver of a volume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum VolumeType {
     /// A directory on the node.
@@ -46,6 +48,7 @@ pub enum VolumeType {
 
 /// `spec.capacity` of a volume.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct VolumeCapacityManifest {
     /// A size written like RAM, e.g. `"1gib"`.
@@ -53,11 +56,13 @@ pub struct VolumeCapacityManifest {
         deserialize_with = "scalar::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::RamText>))]
     pub storage: Option<String>,
 }
 
 /// How many pods may mount a volume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AccessMode {
     /// Read-write by pods of one node.

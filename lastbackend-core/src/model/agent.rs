@@ -8,6 +8,7 @@ use super::Meta;
 
 /// Liveness every cluster member reports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Presence {
     /// Serving.
@@ -18,6 +19,7 @@ pub struct Presence {
 
 /// An ingress server (HAProxy under an agent).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Ingress {
     /// Identity (the hostname).
@@ -28,6 +30,7 @@ pub struct Ingress {
 
 /// A discovery (DNS) server.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Discovery {
     /// Identity (the hostname).
@@ -38,6 +41,7 @@ pub struct Discovery {
 
 /// A discovery server's state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct DiscoveryStatus {
     /// Liveness.
@@ -45,11 +49,13 @@ pub struct DiscoveryStatus {
     pub presence: Presence,
     /// Where it answers DNS.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::SocketAddress>))]
     pub address: Option<SocketAddr>,
 }
 
 /// A log exporter.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Exporter {
     /// Identity (the hostname).
@@ -60,6 +66,7 @@ pub struct Exporter {
 
 /// An exporter's state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ExporterStatus {
     /// Liveness.
@@ -67,8 +74,10 @@ pub struct ExporterStatus {
     pub presence: Presence,
     /// Where it serves logs over HTTP.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::SocketAddress>))]
     pub http: Option<SocketAddr>,
     /// Where agents stream logs to it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::SocketAddress>))]
     pub listener: Option<SocketAddr>,
 }

@@ -4,6 +4,7 @@ use super::{Meta, NodeResources};
 
 /// The cluster summary, as `lb cluster inspect` shows it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Cluster {
     /// Identity (the cluster's name).
@@ -14,6 +15,7 @@ pub struct Cluster {
 
 /// Members and resources of the cluster.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ClusterStatus {
     /// Nodes.
@@ -30,6 +32,7 @@ pub struct ClusterStatus {
 
 /// How many members, and how many are online.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct MemberCount {
     /// All of them.

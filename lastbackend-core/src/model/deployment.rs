@@ -6,6 +6,7 @@ use super::{Meta, Selector, SpecState, Status, Strategy, Template};
 
 /// One generation of a service's template, owned by the controller.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Deployment {
     /// Identity (`<namespace>:<service>:<name>`, names `v1`, `v2`, …).
@@ -18,6 +19,7 @@ pub struct Deployment {
 
 /// What a deployment runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct DeploymentSpec {
     /// How many pods.
@@ -38,6 +40,7 @@ pub struct DeploymentSpec {
 
 /// A deployment's observed state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct DeploymentStatus {
     /// Derived from its pods, or `waiting` on dependencies.
@@ -51,6 +54,7 @@ pub struct DeploymentStatus {
 
 /// The secrets, configs and volumes a deployment needs, by name.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Dependencies {
     /// Volumes by name.
@@ -66,6 +70,7 @@ pub struct Dependencies {
 
 /// Whether a dependency is there.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DependencyState {
     /// Present (and ready, for a volume).

@@ -10,6 +10,7 @@ pub type Labels = BTreeMap<String, String>;
 
 /// What every stored object carries about itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Meta {
     /// The name, unique among siblings (a DNS-1123 label for user objects).
@@ -24,6 +25,7 @@ pub struct Meta {
     pub description: String,
     /// User labels.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub labels: Labels,
     /// When the object was created.
     pub created: DateTime<Utc>,
@@ -33,6 +35,7 @@ pub struct Meta {
     /// if the object is still at it (compare-and-swap). `0`: never stored.
     /// Set from the store on every read, never stored inside the value.
     #[serde(skip_serializing_if = "is_zero")]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub revision: Revision,
 }
 

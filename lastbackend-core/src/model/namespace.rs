@@ -4,6 +4,7 @@ use super::{Meta, Resources, Status};
 
 /// A virtual cluster: a name scope with quotas.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Namespace {
     /// Identity.
@@ -16,6 +17,7 @@ pub struct Namespace {
 
 /// A namespace's settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NamespaceSpec {
     /// Domains of the namespace's services and routes.
@@ -26,6 +28,7 @@ pub struct NamespaceSpec {
 
 /// The domains a namespace's names live under.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NamespaceDomain {
     /// Internal zone (default: the cluster's, `lb.local`).
@@ -39,6 +42,7 @@ pub struct NamespaceDomain {
 /// A namespace's quotas: the limits cap the sum of its containers' limits
 /// times replicas.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NamespaceResources {
     /// Reserved for the namespace.
@@ -51,6 +55,7 @@ pub struct NamespaceResources {
 
 /// A namespace's observed state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NamespaceStatus {
     /// Lifecycle.

@@ -7,6 +7,7 @@ use crate::units::{Cpu, Ram};
 
 /// A machine running the node agent.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Node {
     /// Identity (the hostname); labels select it.
@@ -21,6 +22,7 @@ pub struct Node {
 
 /// Facts about a node's machine.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NodeInfo {
     /// Its hostname.
@@ -33,9 +35,11 @@ pub struct NodeInfo {
     pub os_name: String,
     /// The address other nodes reach it on.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::IpAddress>))]
     pub external_ip: Option<IpAddr>,
     /// Its address on the internal network.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::IpAddress>))]
     pub internal_ip: Option<IpAddr>,
     /// Its pod subnet's selflink, once allocated.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,6 +48,7 @@ pub struct NodeInfo {
 
 /// Scheduling settings of a node.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NodeSpec {
     /// No new pods.
@@ -56,6 +61,7 @@ pub struct NodeSpec {
 
 /// A node's observed state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NodeStatus {
     /// Its heartbeat lease is alive.
@@ -70,6 +76,7 @@ pub struct NodeStatus {
 
 /// The runtime drivers a node uses, each with its own health.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NodeDrivers {
     /// Containers.
@@ -84,6 +91,7 @@ pub struct NodeDrivers {
 
 /// A driver's name, version and health.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct DriverState {
     /// The driver (`docker`, `vxlan`, …).
@@ -101,6 +109,7 @@ pub struct DriverState {
 
 /// Amounts a node has or has handed out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NodeResources {
     /// Pods.

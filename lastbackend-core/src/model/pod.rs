@@ -8,6 +8,7 @@ use super::{Meta, Selector, SpecState, State, Status, Template};
 
 /// One placed replica: a group of containers sharing a network namespace.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Pod {
     /// Identity (`<namespace>:<service>:d_<deployment>:<name>`; names are
@@ -21,6 +22,7 @@ pub struct Pod {
 
 /// What a pod runs and where.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct PodSpec {
     /// Lifecycle requests; `destroy` tells the agent to remove it.
@@ -36,6 +38,7 @@ pub struct PodSpec {
 
 /// A pod's observed state, as its node reports it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct PodStatus {
     /// Lifecycle.
@@ -54,18 +57,22 @@ pub struct PodStatus {
 
 /// Where a pod can be reached.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct PodNetwork {
     /// The node's address.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::IpAddress>))]
     pub host_ip: Option<IpAddr>,
     /// The pod's overlay address.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::IpAddress>))]
     pub pod_ip: Option<IpAddr>,
 }
 
 /// One container's observed state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ContainerStatus {
     /// The runtime's container id.

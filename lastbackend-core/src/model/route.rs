@@ -4,6 +4,7 @@ use super::{Meta, Status};
 
 /// A rule that brings outside traffic to services through an ingress.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Route {
     /// Identity (`<namespace>:<name>`).
@@ -16,6 +17,7 @@ pub struct Route {
 
 /// What a route does.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct RouteSpec {
     /// The host name it answers for.
@@ -41,6 +43,7 @@ pub struct RouteSpec {
 
 /// TLS on a route's port.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct RouteTls {
     /// A secret in the route's namespace holding `tls.crt` (the PEM chain)
@@ -54,6 +57,7 @@ pub struct RouteTls {
 
 /// Ingress selection.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct RouteSelector {
     /// Only this ingress (hostname).
@@ -63,6 +67,7 @@ pub struct RouteSelector {
 
 /// One path prefix to one service port.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct RouteRule {
     /// The path prefix (`/` matches everything, at the lowest priority).

@@ -6,6 +6,7 @@ use super::Meta;
 
 /// Sensitive key/values, mounted as files or read into env.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Secret {
     /// Identity (`<namespace>:<name>`).
@@ -16,6 +17,7 @@ pub struct Secret {
 
 /// A secret's type and data.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct SecretSpec {
     /// What the data holds.
@@ -27,6 +29,7 @@ pub struct SecretSpec {
 
 /// Secret types, as the CLI's `-a`, `-t`, `-f`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SecretType {
     /// Arbitrary key/values.
@@ -42,6 +45,7 @@ pub enum SecretType {
 
 /// Configuration key/values, mounted as files or read into env.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Config {
     /// Identity (`<namespace>:<name>`).
@@ -52,6 +56,7 @@ pub struct Config {
 
 /// A config's type and data.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ConfigSpec {
     /// What the data holds.
@@ -63,6 +68,7 @@ pub struct ConfigSpec {
 
 /// Config types, as the CLI's `-t` and `-f`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ConfigType {
     /// Key/values given as text.

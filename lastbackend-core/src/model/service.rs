@@ -7,6 +7,7 @@ use crate::units::PortMapping;
 
 /// A user's app: containers, replicas, ports.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Service {
     /// Identity (`<namespace>:<name>`).
@@ -19,6 +20,7 @@ pub struct Service {
 
 /// What a service should be.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ServiceSpec {
     /// How many pods.
@@ -40,6 +42,7 @@ pub struct ServiceSpec {
 
 /// Lifecycle requests on a spec.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct SpecState {
     /// Tear the object down.
@@ -50,10 +53,12 @@ pub struct SpecState {
 
 /// A service's network: its VIP ports map to container ports.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ServiceNetwork {
     /// A requested VIP (IPAM picks one otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::IpAddress>))]
     pub ip: Option<IpAddr>,
     /// `service port → container port` mappings; none: no endpoint.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -62,6 +67,7 @@ pub struct ServiceNetwork {
 
 /// Node selection.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Selector {
     /// Only this node (hostname).
@@ -69,11 +75,13 @@ pub struct Selector {
     pub node: Option<String>,
     /// Only nodes carrying all these labels.
     #[serde(skip_serializing_if = "Labels::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub labels: Labels,
 }
 
 /// How a new deployment takes over from the old one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Strategy {
     /// Blue/green or rolling.
@@ -87,6 +95,7 @@ pub struct Strategy {
 
 /// The rollout strategies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum StrategyKind {
     /// The new deployment takes traffic once all its pods are ready; then
@@ -99,6 +108,7 @@ pub enum StrategyKind {
 
 /// A pod count, absolute or a percentage of replicas.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Scale {
     /// So many pods.
@@ -126,6 +136,7 @@ impl Scale {
 
 /// A service's observed state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ServiceStatus {
     /// Mirrors the deployment being rolled out, else the active one.
@@ -136,6 +147,7 @@ pub struct ServiceStatus {
     pub endpoint: String,
     /// Its VIP, once the endpoint has one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::IpAddress>))]
     pub ip: Option<IpAddr>,
     /// The deployment serving traffic.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -6,6 +6,7 @@ use super::Meta;
 
 /// A node's slice of the overlay network.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Subnet {
     /// Identity (`10.0.1.0:24`).
@@ -18,6 +19,7 @@ pub struct Subnet {
 
 /// What the overlay driver needs to reach a subnet.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct SubnetSpec {
     /// The overlay driver (`vxlan`).
@@ -29,11 +31,13 @@ pub struct SubnetSpec {
     pub iface: NetworkInterface,
     /// The node's address other nodes tunnel to.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::IpAddress>))]
     pub addr: Option<IpAddr>,
 }
 
 /// A network interface.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NetworkInterface {
     /// Its kernel index.
@@ -42,6 +46,7 @@ pub struct NetworkInterface {
     pub name: String,
     /// Its address.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::IpAddress>))]
     pub addr: Option<IpAddr>,
     /// Its MAC address.
     #[serde(rename = "haddr", skip_serializing_if = "String::is_empty")]

@@ -10,6 +10,7 @@ use crate::units::{Cpu, PortMapping, Ram};
 /// Containers and the volumes they mount; the first container is the pod's
 /// primary one, whose network namespace the others join.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Template {
     /// The containers, in start order.
@@ -105,6 +106,7 @@ impl Template {
 
 /// One container of a pod.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Container {
     /// Unique within the pod.
@@ -141,6 +143,7 @@ pub struct Container {
 
 /// A container's health checks.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Probes {
     /// Failing it restarts the container (with backoff).
@@ -160,6 +163,7 @@ impl Probes {
 
 /// One health check and its timing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Probe {
     /// What it checks.
     #[serde(flatten)]
@@ -169,12 +173,15 @@ pub struct Probe {
     pub initial_delay: u32,
     /// Seconds between checks.
     #[serde(default = "Probe::default_period")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub period: u32,
     /// Seconds a check may take.
     #[serde(default = "Probe::default_timeout")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub timeout: u32,
     /// Consecutive failures that count as failed.
     #[serde(default = "Probe::default_threshold")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub failure_threshold: u32,
 }
 
@@ -208,24 +215,29 @@ impl Probe {
 /// probe: `{"exec":{"command":[..]}}`, `{"http":{"port":80,"path":"/"}}`,
 /// `{"tcp":{"port":5432}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ProbeAction {
     /// The command exits with 0 inside the container.
     Exec {
         /// The command line.
+        #[cfg_attr(feature = "openapi", schema(min_items = 1))]
         command: Vec<String>,
     },
     /// `GET path` on the pod's address answers 2xx or 3xx.
     Http {
         /// The container port.
+        #[cfg_attr(feature = "openapi", schema(minimum = 1))]
         port: u16,
         /// The request path.
         #[serde(default = "root")]
+        #[cfg_attr(feature = "openapi", schema(pattern = "^/"))]
         path: String,
     },
     /// A TCP connection to the port is accepted.
     Tcp {
         /// The container port.
+        #[cfg_attr(feature = "openapi", schema(minimum = 1))]
         port: u16,
     },
 }
@@ -236,6 +248,7 @@ fn root() -> String {
 
 /// An image reference.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Image {
     /// `repository[:tag]`.
@@ -250,6 +263,7 @@ pub struct Image {
 
 /// A key of a named secret or config.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyRef {
     /// The secret's or config's name, in the pod's namespace.
     pub name: String,
@@ -260,6 +274,7 @@ pub struct KeyRef {
 
 /// One environment variable.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnvVar {
     /// The variable's name.
     pub name: String,
@@ -272,6 +287,7 @@ pub struct EnvVar {
 /// the key beside `name`: `{"name":"A","value":"1"}`,
 /// `{"name":"B","secret":{"name":"db","key":"password"}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum EnvSource {
     /// A literal value.
@@ -284,6 +300,7 @@ pub enum EnvSource {
 
 /// Limits (hard caps) and requests (what scheduling reserves).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ContainerResources {
     /// Hard caps enforced by the runtime.
@@ -296,6 +313,7 @@ pub struct ContainerResources {
 
 /// Amounts of RAM, CPU and storage; `None` is "unspecified".
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Resources {
     /// Memory.
@@ -318,6 +336,7 @@ impl Resources {
 
 /// The command line. Empty fields keep the image's defaults.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Exec {
     /// Replaces the image's `CMD`.
@@ -336,6 +355,7 @@ pub struct Exec {
 
 /// A mount of one of the template's volumes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct VolumeMount {
     /// The template volume's name.
@@ -352,6 +372,7 @@ pub struct VolumeMount {
 
 /// When the runtime restarts a stopped container.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum RestartPolicy {
     /// Always, whatever the exit code.
@@ -378,6 +399,7 @@ impl fmt::Display for RestartPolicy {
 
 /// Restart policy and the attempts it allows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Restart {
     /// The policy.
@@ -393,6 +415,7 @@ fn is_zero(n: &u32) -> bool {
 
 /// Container privileges.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Security {
     /// Run privileged.
@@ -401,6 +424,7 @@ pub struct Security {
 
 /// Extra resolver settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Dns {
     /// Name servers tried after the cluster's.
@@ -420,6 +444,7 @@ impl Dns {
 
 /// A volume a pod's containers can mount.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplateVolume {
     /// Unique within the template.
     pub name: String,
@@ -431,6 +456,7 @@ pub struct TemplateVolume {
 /// Where a template volume's content comes from. In JSON the variant is the
 /// key beside `name`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum VolumeSource {
     /// A persistent volume of the namespace.
@@ -443,6 +469,7 @@ pub enum VolumeSource {
 
 /// A persistent volume by name.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct VolumeRef {
     /// The volume's name.
@@ -454,6 +481,7 @@ pub struct VolumeRef {
 
 /// Files written from a secret's or config's keys.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct FilesRef {
     /// The secret's or config's name.

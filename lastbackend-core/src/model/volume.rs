@@ -5,6 +5,7 @@ use crate::units::Ram;
 
 /// Persistent storage placed on one node; pods that mount it follow it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Volume {
     /// Identity (`<namespace>:<name>`).
@@ -17,6 +18,7 @@ pub struct Volume {
 
 /// What a volume should be.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct VolumeSpec {
     /// The driver; `dir` (a host directory) is the one there is.
@@ -38,6 +40,7 @@ pub struct VolumeSpec {
 
 /// Volume drivers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum VolumeType {
     /// A directory under the node's container storage root.
@@ -47,6 +50,7 @@ pub enum VolumeType {
 
 /// Volume sharing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AccessMode {
     /// One pod at a time.
@@ -58,6 +62,7 @@ pub enum AccessMode {
 
 /// A volume's observed state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct VolumeStatus {
     /// Lifecycle.
