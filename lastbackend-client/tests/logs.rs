@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use lastbackend::api::{ApiState, router, serve};
 use lastbackend::exporter::{Exporter, StoreConfig};
 use lastbackend_client::Client;
 use lastbackend_client::core::api::types::MemberReport;
@@ -17,6 +16,7 @@ use lastbackend_client::core::api::{Api, Settings};
 use lastbackend_client::core::model::{Kind, Presence};
 use lastbackend_client::core::storage::memory::MemoryStorage;
 use lastbackend_client::core::store::Store;
+use lastbackend_core::server::{ApiState, router, serve};
 use lastbackend_runtime::logs::{LogRecord, SourceKey, StreamKind};
 
 const TOKEN: &str = "logs-test-token";

@@ -14,12 +14,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use futures::StreamExt;
+use lastbackend_core::server::{HttpError, presented_token};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tokio::sync::broadcast;
 
 use super::{Exporter, LiveLine, StoreError, StoredLine};
-use crate::api::HttpError;
 
 #[derive(Clone)]
 struct HttpState {
@@ -45,7 +45,7 @@ async fn authenticate(State(state): State<HttpState>, request: Request, next: Ne
     let Some(expected) = state.token.as_deref() else {
         return next.run(request).await;
     };
-    match crate::api::presented_token(&request) {
+    match presented_token(&request) {
         Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => {
             next.run(request).await
         }

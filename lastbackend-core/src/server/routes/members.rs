@@ -1,19 +1,19 @@
 //! Cluster members other than nodes: `/ingress`, `/discovery`, `/exporter`.
 
+use crate::api::types::{Ack, MemberReport};
+use crate::model::{Discovery, Exporter, Ingress, Object};
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
-use lastbackend_core::api::types::{Ack, MemberReport};
-use lastbackend_core::model::{Discovery, Exporter, Ingress, Object};
 
 use super::{ListQuery, SpecQuery};
-use crate::api::ApiState;
-use crate::api::error::HttpResult;
-use crate::api::extract::{JsonBody, QueryParams};
-use crate::api::watch::list_or_watch;
+use crate::server::ApiState;
+use crate::server::error::HttpResult;
+use crate::server::extract::{JsonBody, QueryParams};
+use crate::server::watch::list_or_watch;
 
 /// Handlers for one member kind; `$spec` adds the manifest long-poll.
 macro_rules! member {
