@@ -1,5 +1,6 @@
 //! Cluster members other than nodes: `/ingress`, `/discovery`, `/exporter`.
 
+use crate::api::Member;
 use crate::api::types::{Ack, MemberReport};
 use crate::model::{Discovery, Exporter, Ingress, Object};
 use axum::Json;
@@ -14,6 +15,15 @@ use crate::server::ApiState;
 use crate::server::error::HttpResult;
 use crate::server::extract::{JsonBody, QueryParams};
 use crate::server::watch::list_or_watch;
+
+/// The member as its own object, as the typed routes answer it.
+fn json(member: Member) -> Response {
+    match member {
+        Member::Ingress(ingress) => Json(ingress).into_response(),
+        Member::Discovery(discovery) => Json(discovery).into_response(),
+        Member::Exporter(exporter) => Json(exporter).into_response(),
+    }
+}
 
 /// Handlers for one member kind; `$spec` adds the manifest long-poll.
 macro_rules! member {
@@ -41,9 +51,9 @@ macro_rules! member {
             pub(crate) async fn remove(
                 State(state): State<ApiState>,
                 Path(name): Path<String>,
-            ) -> HttpResult<Json<serde_json::Value>> {
+            ) -> HttpResult<Response> {
                 let kind = <$ty as Object>::KIND;
-                Ok(Json(state.api().remove_member(kind, &name).await?))
+                Ok(json(state.api().remove_member(kind, &name).await?))
             }
 
             pub(crate) async fn register(
@@ -54,7 +64,7 @@ macro_rules! member {
                 let kind = <$ty as Object>::KIND;
                 let (member, created) = state.api().register_member(kind, &name, report).await?;
                 let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-                Ok((status, Json(member)).into_response())
+                Ok((status, json(member)).into_response())
             }
 
             pub(crate) async fn status(
