@@ -49,7 +49,8 @@ pub use error::{HttpError, HttpResult};
 pub use openapi::openapi;
 pub use serve::serve;
 pub use tls::{TlsError, server_config};
-/// The router, the TLS configuration and the errors are these crates' types.
+/// [`router`] answers an axum `Router` and [`server_config`] a rustls
+/// `ServerConfig`: the versions this crate is built with.
 pub use {axum, rustls};
 
 /// The default request body limit: 10 MiB.
