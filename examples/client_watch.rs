@@ -16,13 +16,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use futures::StreamExt;
-use lastbackend::api::{ApiState, router, serve};
 use lastbackend_client::core::api::types::WatchEvent;
 use lastbackend_client::core::api::{Api, Settings};
 use lastbackend_client::core::manifest::{ManifestMeta, NamespaceManifest};
 use lastbackend_client::core::storage::memory::MemoryStorage;
 use lastbackend_client::core::store::Store;
 use lastbackend_client::{ApplyOptions, Client, NamespaceHandle};
+use lastbackend_core::server::{ApiState, router, serve};
 
 const SERVICE: &str = "kind: Service\nversion: v1\nmeta: {name: web}\nspec:\n  replicas: 1\n  template:\n    containers: [{name: web, image: {name: busybox}}]\n";
 

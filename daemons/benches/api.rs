@@ -30,9 +30,9 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Method, Request, header};
 use hyper_util::rt::TokioIo;
-use lastbackend::api::{self, ApiState};
 use lastbackend_core::api::{Api, Settings};
 use lastbackend_core::model::{Config, Kind, Secret, SelfLink, Service};
+use lastbackend_core::server::{self, ApiState};
 use lastbackend_core::storage::EmbeddedStorage;
 use lastbackend_core::store::Store;
 use serde_json::{Value, json};
@@ -235,7 +235,7 @@ impl Server {
     fn start(api: Api) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = api::router(ApiState::new(api, Some(TOKEN.into())));
+        let app = server::router(ApiState::new(api, Some(TOKEN.into())));
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             tokio::runtime::Builder::new_multi_thread()
@@ -243,7 +243,7 @@ impl Server {
                 .enable_all()
                 .build()
                 .unwrap()
-                .block_on(api::serve(listener, app, None, async {
+                .block_on(server::serve(listener, app, None, async {
                     let _ = stopped.await;
                 }))
                 .unwrap();

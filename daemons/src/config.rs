@@ -22,8 +22,7 @@ use serde::de::DeserializeOwned;
 pub const DEFAULT_API_PORT: u16 = 2967;
 /// Where the embedded store keeps its file unless told otherwise.
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/lastbackend";
-/// The default request body limit: 10 MiB.
-pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
+pub use lastbackend_core::server::DEFAULT_BODY_LIMIT;
 
 mod access;
 mod api;

@@ -1,20 +1,18 @@
 //! The reference daemons of lastbackend-rs. Each subcommand is wiring: parse
 //! its configuration, build components from the library crates, run them.
 //!
-//! [`api`] is the REST API server (`fn router(state) -> axum::Router` over
-//! `lastbackend_core::api::Api`, and HTTPS serving); [`config`] holds the
-//! flags, `LB_*` variables and YAML files of the daemons; [`discovery`] is the
-//! DNS server of service names (a hickory zone handler fed by a storage
+//! The REST API server is `lastbackend_core::server` (feature `server`):
+//! `lastbackend api` and `up` only serve it. [`config`] holds the flags,
+//! `LB_*` variables and YAML files of the daemons; [`discovery`] is the DNS
+//! server of service names (a hickory zone handler fed by a storage
 //! watch); [`ingress`] is the HAProxy driver of `lastbackend ingress`. The
 //! exporter is `lastbackend_runtime::exporter`, registered with the API by
 //! `lastbackend_core::api::Membership`.
 #![warn(missing_docs)]
 
-pub mod api;
 mod api_client;
 pub mod config;
 pub mod discovery;
-mod http_client;
 pub mod ingress;
 pub mod reference;
 mod run_api;

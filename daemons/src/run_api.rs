@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use lastbackend_core::api::{Api, Settings};
+use lastbackend_core::server::{self, ApiState, TlsError, rustls};
 use lastbackend_core::storage::{MemoryStorage, Storage};
 use lastbackend_core::store::Store;
 
-use crate::api::{self, ApiState};
-use crate::config::{Access, ApiArgs, ApiConfig, StorageConfig, StorageDriver, log_level};
+use crate::config::{
+    Access, ApiArgs, ApiConfig, ServerTls, StorageConfig, StorageDriver, log_level,
+};
 
 /// Parses the configuration before anything else, then serves until SIGINT
 /// or SIGTERM.
@@ -18,7 +20,7 @@ pub(crate) fn run(args: ApiArgs) -> anyhow::Result<()> {
     let tls = config
         .tls
         .as_ref()
-        .map(api::server_config)
+        .map(server_tls)
         .transpose()
         .context("the API's TLS settings")?;
     tracing_subscriber::fmt()
@@ -53,10 +55,15 @@ pub(crate) fn run(args: ApiArgs) -> anyhow::Result<()> {
                 "REST API listening on {scheme}://{}",
                 listener.local_addr()?
             );
-            api::serve(listener, api::router(state), tls, shutdown_signal()).await?;
+            server::serve(listener, server::router(state), tls, shutdown_signal()).await?;
             tracing::info!("REST API stopped");
             Ok(())
         })
+}
+
+/// The rustls configuration of a daemon's server TLS files.
+pub(crate) fn server_tls(tls: &ServerTls) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    server::server_config(&tls.cert, &tls.key, tls.client_ca.as_deref())
 }
 
 /// The API's settings from its configuration.

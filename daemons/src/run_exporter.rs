@@ -9,13 +9,13 @@ use anyhow::Context;
 use lastbackend_core::api::types::MemberReport;
 use lastbackend_core::api::{ControlPlane, Membership};
 use lastbackend_core::model::{Kind, Presence};
+use lastbackend_core::server::{self, rustls};
 use lastbackend_runtime::exporter::{Exporter, StoreConfig};
 use lastbackend_runtime::host::{advertised, hostname};
 
-use crate::api;
 use crate::api_client::api_client;
 use crate::config::{ExporterArgs, ExporterConfig, log_level};
-use crate::run_api::shutdown_signal;
+use crate::run_api::{server_tls, shutdown_signal};
 
 /// How often the exporter renews its presence (the API forgets a member
 /// after 15 s without a push).
@@ -28,7 +28,7 @@ pub(crate) fn run(args: ExporterArgs) -> anyhow::Result<()> {
     let tls = config
         .tls
         .as_ref()
-        .map(api::server_config)
+        .map(server_tls)
         .transpose()
         .context("the exporter's TLS settings")?;
     tracing_subscriber::fmt()
@@ -103,7 +103,7 @@ pub(crate) async fn serve(
     let ingest = tokio::spawn(exporter.clone().serve_logs(logs));
     let router = exporter.router(config.token.clone());
     let result = tokio::select! {
-        served = api::serve(rest, router, tls, shutdown) => served.context("the HTTP server"),
+        served = server::serve(rest, router, tls, shutdown) => served.context("the HTTP server"),
         ingested = ingest => ingested?.context("the log listener"),
     };
     // Says "not ready" to the API on the way out.

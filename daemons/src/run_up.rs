@@ -11,12 +11,12 @@ use std::time::Instant;
 
 use anyhow::Context;
 use lastbackend_core::api::{Api, ControlPlane};
+use lastbackend_core::server::{self, ApiState};
 use lastbackend_core::store::Store;
 use lastbackend_runtime::host::hostname;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::api::{self, ApiState};
 use crate::config::{Access, UpArgs, UpConfig};
 use crate::ingress::{Haproxy, member};
 use crate::run_api::{api_settings, shutdown_signal, storage};
@@ -81,7 +81,7 @@ pub(crate) fn run(args: UpArgs) -> anyhow::Result<()> {
             let address = listener.local_addr()?;
             let state =
                 ApiState::new(api, Some(token.clone())).with_body_limit(config.api.body_limit);
-            let serving = api::serve(listener, api::router(state), None, stopped());
+            let serving = server::serve(listener, server::router(state), None, stopped());
             tasks.spawn(async move { ("api", serving.await.map_err(anyhow::Error::from)) });
             announce(address, &token, &config.data_dir, started);
 

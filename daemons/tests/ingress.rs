@@ -432,8 +432,10 @@ async fn the_daemon_serves_routes_from_the_api_over_http() {
     let store = api.store().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api_port = listener.local_addr().unwrap().port();
-    let router =
-        lastbackend::api::router(lastbackend::api::ApiState::new(api, Some("t0ken".into())));
+    let router = lastbackend_core::server::router(lastbackend_core::server::ApiState::new(
+        api,
+        Some("t0ken".into()),
+    ));
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname")

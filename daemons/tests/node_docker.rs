@@ -25,7 +25,6 @@ use axum::extract::Request;
 use axum::http::Method;
 use axum::middleware::Next;
 use futures::{FutureExt, StreamExt};
-use lastbackend::api::{ApiState, router, serve};
 use lastbackend_client::Client;
 use lastbackend_core::api::types::MemberReport;
 use lastbackend_core::api::{Api, Membership, Settings};
@@ -33,6 +32,7 @@ use lastbackend_core::controller::leader::{self, LeaderConfig};
 use lastbackend_core::controller::manager::{self, ControllerManager};
 use lastbackend_core::manifest::{self, Manifest};
 use lastbackend_core::model::{Endpoint, Kind, Pod, Presence, SelfLink, State};
+use lastbackend_core::server::{ApiState, router, serve};
 use lastbackend_core::storage::MemoryStorage;
 use lastbackend_core::store::Store;
 use lastbackend_runtime::agent::{

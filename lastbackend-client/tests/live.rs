@@ -7,7 +7,6 @@ use std::process::Command;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use lastbackend::api::{ApiState, router, serve};
 use lastbackend_client::core::api::types::{ApplyAction, WatchEvent};
 use lastbackend_client::core::api::{Api, Settings};
 use lastbackend_client::core::manifest::{
@@ -16,6 +15,7 @@ use lastbackend_client::core::manifest::{
 use lastbackend_client::core::storage::memory::MemoryStorage;
 use lastbackend_client::core::store::Store;
 use lastbackend_client::{ApplyOptions, Client};
+use lastbackend_core::server::{ApiState, router, serve};
 
 const TOKEN: &str = "live-test-token";
 

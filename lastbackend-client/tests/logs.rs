@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use lastbackend::api::{ApiState, router, serve};
 use lastbackend_client::Client;
 use lastbackend_client::core::api::types::MemberReport;
 use lastbackend_client::core::api::{Api, Settings};
 use lastbackend_client::core::model::{Kind, Presence};
 use lastbackend_client::core::storage::memory::MemoryStorage;
 use lastbackend_client::core::store::Store;
+use lastbackend_core::server::{ApiState, router, serve};
 use lastbackend_runtime::exporter::{Exporter, StoreConfig};
 use lastbackend_runtime::logs::{LogRecord, SourceKey, StreamKind};
 

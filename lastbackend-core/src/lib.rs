@@ -3,6 +3,8 @@
 //! ([`store::Store`]), user [`manifest`]s, [`change`] detection, the
 //! [`api`] operations, the [`scheduler`], the [`controller`]'s reconcile
 //! framework and leader election, and service VIP allocation ([`ipam`]).
+//! With the `server` feature, `server` is the REST API server over those
+//! operations: an axum router a program serves or mounts in its own app.
 //!
 //! Everything here is free of host IO (no Docker, no sockets but the storage
 //! backends'), so a Rust program can embed a whole control plane in memory:
@@ -35,6 +37,8 @@ pub mod model;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod scheduler;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod storage;
 pub mod store;
 pub mod units;

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use lastbackend::api::{ApiState, router, serve};
 use lastbackend_core::api::types::{Ack, MemberReport, NodeRegistration, NodeStatusReport};
 use lastbackend_core::api::{Api, ControlPlane, ControlPlaneError, ControlPlaneResult, Settings};
 use lastbackend_core::controller::leader::{self, LeaderConfig};
@@ -24,6 +23,7 @@ use lastbackend_core::controller::manager::{self, ControllerManager};
 use lastbackend_core::manifest::internal::{DiscoveryManifest, IngressManifest, NodeManifest};
 use lastbackend_core::manifest::{self, Manifest};
 use lastbackend_core::model::{Container, Exec, Image, Kind, Node, PodSpec, Template};
+use lastbackend_core::server::{ApiState, router, serve};
 use lastbackend_core::storage::{MemoryStorage, Revision};
 use lastbackend_core::store::Store;
 use lastbackend_runtime::agent::{Agent, AgentSettings, LABEL_NODE};

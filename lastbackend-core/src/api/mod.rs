@@ -49,7 +49,7 @@ mod watch;
 
 use std::time::Duration;
 
-pub use agents::lease_key;
+pub use agents::{Member, lease_key};
 pub use control_plane::{ControlPlane, ControlPlaneError, ControlPlaneResult};
 pub use convert::{
     config_spec, namespace_spec, route_spec, secret_spec, service_spec, volume_spec,

@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use super::*;
-use crate::api::lease_key;
 use crate::api::types::{MemberReport, NodeRegistration, NodeStatusReport};
+use crate::api::{Member, lease_key};
 use crate::model::{
     Container, Endpoint, EnvSource, EnvVar, Image, Kind, Meta, Pod, PodStatus, Presence, Route,
     SelfLink, State, Status, Subnet, Volume, VolumeStatus,
@@ -400,12 +400,13 @@ async fn members_register_report_and_get_their_manifests() {
     assert!(created && ingress.status.online);
     assert!(!api.register_ingress("in1", report.clone()).await.unwrap().1);
     assert!(api.store().storage().get("ingress/lease/in1").await.is_ok());
-    let (json, created) = api
+    let (member, created) = api
         .register_member(Kind::Ingress, "in2", report.clone())
         .await
         .unwrap();
     assert!(created);
-    assert_eq!(json["meta"]["name"], "in2");
+    assert_eq!(member.kind(), Kind::Ingress);
+    assert_eq!(member.meta().name, "in2");
     assert_eq!(api.members(Kind::Ingress).await.unwrap().items.len(), 2);
     assert!(
         api.register_member(Kind::Node, "x", report.clone())
@@ -513,7 +514,7 @@ async fn members_register_report_and_get_their_manifests() {
     );
 
     let removed = api.remove_member(Kind::Ingress, "in1").await.unwrap();
-    assert_eq!(removed["meta"]["name"], "in1");
+    assert!(matches!(&removed, Member::Ingress(i) if i.meta.name == "in1"));
     assert!(
         api.store()
             .storage()

@@ -1,21 +1,26 @@
-//! The REST API server: [`router`] maps every route of the API contract onto
-//! [`Api`] operations; [`serve`] runs it over HTTP or HTTPS.
+//! The REST API server (feature `server`): [`router`] maps every route of
+//! the API contract onto [`Api`] operations; [`serve`] runs it over HTTP or
+//! HTTPS ([`server_config`] reads the PEM files).
 //!
 //! Every answer that is not a success is an `ErrorBody`; every route but
-//! `/openapi.json` requires the access token. Tests drive the router with
-//! `tower::ServiceExt::oneshot`, no socket needed:
+//! `/openapi.json` requires the access token. The router is a plain
+//! [`axum::Router`], so a custom orchestrator mounts the API in its own axum
+//! app (`.nest()` under a prefix, or `.merge()` beside its routes), and tests
+//! drive it with `tower::ServiceExt::oneshot`, no socket needed:
 //!
 //! ```no_run
 //! use std::sync::Arc;
 //!
-//! use lastbackend::api::{ApiState, router};
 //! use lastbackend_core::api::{Api, Settings};
+//! use lastbackend_core::server::{ApiState, axum, router};
 //! use lastbackend_core::storage::MemoryStorage;
 //! use lastbackend_core::store::Store;
 //!
 //! # async fn run() -> std::io::Result<()> {
 //! let api = Api::new(Store::new(Arc::new(MemoryStorage::new())), Settings::default());
-//! let app = router(ApiState::new(api, Some("s3cret".into())));
+//! let app = axum::Router::new()
+//!     .route("/healthz", axum::routing::get(|| async { "ok" }))
+//!     .nest("/lastbackend", router(ApiState::new(api, Some("s3cret".into()))));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:2967").await?;
 //! axum::serve(listener, app).await
 //! # }
@@ -25,6 +30,7 @@ mod auth;
 mod error;
 mod events;
 mod extract;
+mod http_client;
 mod openapi;
 mod routes;
 mod serve;
@@ -35,15 +41,20 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use lastbackend_core::api::Api;
 
-pub use auth::TOKEN_QUERY;
+use crate::api::Api;
+
+pub use auth::{TOKEN_QUERY, presented as presented_token};
 pub use error::{HttpError, HttpResult};
 pub use openapi::openapi;
 pub use serve::serve;
 pub use tls::{TlsError, server_config};
+/// [`router`] answers an axum `Router` and [`server_config`] a rustls
+/// `ServerConfig`: the versions this crate is built with.
+pub use {axum, rustls};
 
-use crate::config::DEFAULT_BODY_LIMIT;
+/// The default request body limit: 10 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
 
 /// What every handler shares: the operations, the token and the limits.
 #[derive(Clone, Debug)]

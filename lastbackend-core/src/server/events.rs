@@ -2,13 +2,13 @@
 //! objects as the original's monitor did:
 //! `{"event":"<kind>:<create|update|delete>","payload":<object>}`.
 
+use crate::model::Kind;
+use crate::storage::{Event, EventKind};
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures::StreamExt;
-use lastbackend_core::model::Kind;
-use lastbackend_core::storage::{Event, EventKind};
 
 use super::ApiState;
 use super::error::{HttpError, HttpResult};
@@ -30,11 +30,11 @@ pub(crate) async fn events(
         .storage()
         .watch("", None)
         .await
-        .map_err(|e| HttpError::from(lastbackend_core::api::ApiError::Storage(e)))?;
+        .map_err(|e| HttpError::from(crate::api::ApiError::Storage(e)))?;
     Ok(upgrade.on_upgrade(move |socket| relay(socket, changes)))
 }
 
-async fn relay(mut socket: WebSocket, mut changes: lastbackend_core::storage::WatchStream) {
+async fn relay(mut socket: WebSocket, mut changes: crate::storage::WatchStream) {
     loop {
         tokio::select! {
             change = changes.next() => {
@@ -89,7 +89,7 @@ fn kind_of(key: &str) -> Option<Kind> {
 
 #[cfg(test)]
 mod tests {
-    use lastbackend_core::storage::KeyValue;
+    use crate::storage::KeyValue;
 
     use super::*;
 

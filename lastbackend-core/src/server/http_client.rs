@@ -1,6 +1,6 @@
-//! A plain HTTP/1.1 client for the daemons' calls to each other (the API's
-//! log proxy to an exporter, an exporter's registration with the API): one
-//! connection per request, the response body streamed as it comes.
+//! The plain HTTP/1.1 client of the API's log proxy to an exporter: one
+//! connection per request, the response body streamed as it comes. (The
+//! daemons' calls to the API go through `lastbackend-client`.)
 
 use std::time::Duration;
 

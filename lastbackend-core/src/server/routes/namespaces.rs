@@ -1,20 +1,20 @@
 //! `/namespace`, `/namespace/{ns}` and the transactional apply.
 
+use crate::api::ApplyOptions;
+use crate::api::types::ApplyReport;
+use crate::manifest::NamespaceManifest;
+use crate::model::Namespace;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use lastbackend_core::api::ApplyOptions;
-use lastbackend_core::api::types::ApplyReport;
-use lastbackend_core::manifest::NamespaceManifest;
-use lastbackend_core::model::Namespace;
 use serde::Deserialize;
 
 use super::ListQuery;
-use crate::api::ApiState;
-use crate::api::error::HttpResult;
-use crate::api::extract::{IfMatch, ManifestBody, ManifestsBody, QueryParams};
-use crate::api::watch::list_or_watch;
+use crate::server::ApiState;
+use crate::server::error::HttpResult;
+use crate::server::extract::{IfMatch, ManifestBody, ManifestsBody, QueryParams};
+use crate::server::watch::list_or_watch;
 
 pub(crate) async fn list(
     State(state): State<ApiState>,

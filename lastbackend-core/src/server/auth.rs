@@ -43,8 +43,10 @@ pub(crate) async fn authenticate(
     }
 }
 
-/// The token the request carries: the header first, then the query.
-pub(crate) fn presented(request: &Request) -> Option<String> {
+/// The token the request carries: the header first, then the query. Public
+/// so that services beside the API (an exporter's HTTP reader) accept the
+/// token in the same places.
+pub fn presented(request: &Request) -> Option<String> {
     if let Some(value) = request.headers().get(header::AUTHORIZATION) {
         let value = value.to_str().ok()?;
         let (scheme, token) = value.trim().split_once(' ')?;

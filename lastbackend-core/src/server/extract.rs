@@ -2,16 +2,16 @@
 //! ("Incorrect json" with serde's path, line and column), manifests (every
 //! field problem with its path), `If-Match` revisions and query strings.
 
+use crate::api::types::{ErrorBody, FieldProblem};
+use crate::manifest::{
+    self, ConfigManifest, Manifest, ManifestError, NamespaceManifest, RouteManifest,
+    SecretManifest, ServiceManifest, VolumeManifest,
+};
+use crate::storage::Revision;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use lastbackend_core::api::types::{ErrorBody, FieldProblem};
-use lastbackend_core::manifest::{
-    self, ConfigManifest, Manifest, ManifestError, NamespaceManifest, RouteManifest,
-    SecretManifest, ServiceManifest, VolumeManifest,
-};
-use lastbackend_core::storage::Revision;
 use serde::de::DeserializeOwned;
 
 use super::error::HttpError;

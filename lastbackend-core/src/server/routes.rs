@@ -14,7 +14,7 @@ use axum::routing::{get, put};
 use serde::Deserialize;
 
 use super::ApiState;
-use lastbackend_core::storage::Revision;
+use crate::storage::Revision;
 
 /// `?watch=true&revision=N` of the list routes.
 #[derive(Debug, Default, Deserialize)]

@@ -11,8 +11,6 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 
-use crate::config::ServerTls;
-
 /// Why the TLS configuration cannot be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -48,15 +46,22 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certs)
 }
 
-/// The server configuration for `tls`, speaking HTTP/2 and HTTP/1.1.
-pub fn server_config(tls: &ServerTls) -> Result<Arc<ServerConfig>, TlsError> {
+/// The server configuration for the certificate chain `cert` and its private
+/// `key`, speaking HTTP/2 and HTTP/1.1; with `client_ca`, clients must
+/// present a certificate that chains to it. Paths, not a config struct: each
+/// daemon's configuration resolves them its own way.
+pub fn server_config(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let chain = certificates(&tls.cert)?;
-    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| read_error(&tls.key, e))?;
+    let chain = certificates(cert)?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| read_error(key, e))?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
-    let builder = match &tls.client_ca {
+    let builder = match client_ca {
         None => builder.with_no_client_auth(),
         Some(ca) => builder.with_client_cert_verifier(client_verifier(ca, provider)?),
     };

@@ -1,19 +1,19 @@
 //! `/cluster` and the node agents' routes under `/cluster/node`.
 
+use crate::api::types::{Ack, NodeRegistration, NodeStatusReport};
+use crate::manifest::internal::NodeManifest;
+use crate::model::{Cluster, Labels, Node};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use lastbackend_core::api::types::{Ack, NodeRegistration, NodeStatusReport};
-use lastbackend_core::manifest::internal::NodeManifest;
-use lastbackend_core::model::{Cluster, Labels, Node};
 use serde::Deserialize;
 
 use super::{ListQuery, SpecQuery};
-use crate::api::ApiState;
-use crate::api::error::HttpResult;
-use crate::api::extract::{JsonBody, QueryParams};
-use crate::api::watch::list_or_watch;
+use crate::server::ApiState;
+use crate::server::error::HttpResult;
+use crate::server::extract::{JsonBody, QueryParams};
+use crate::server::watch::list_or_watch;
 
 pub(crate) async fn cluster(State(state): State<ApiState>) -> HttpResult<Json<Cluster>> {
     Ok(Json(state.api().cluster().await?))

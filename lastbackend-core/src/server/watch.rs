@@ -2,14 +2,14 @@
 
 use std::future::Future;
 
+use crate::api::Result as ApiResult;
+use crate::api::types::{List, WatchEvent};
+use crate::model::Object;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use lastbackend_core::api::Result as ApiResult;
-use lastbackend_core::api::types::{List, WatchEvent};
-use lastbackend_core::model::Object;
 
 use super::ApiState;
 use super::error::{HttpError, HttpResult};

@@ -1,19 +1,29 @@
 //! Cluster members other than nodes: `/ingress`, `/discovery`, `/exporter`.
 
+use crate::api::Member;
+use crate::api::types::{Ack, MemberReport};
+use crate::model::{Discovery, Exporter, Ingress, Object};
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
-use lastbackend_core::api::types::{Ack, MemberReport};
-use lastbackend_core::model::{Discovery, Exporter, Ingress, Object};
 
 use super::{ListQuery, SpecQuery};
-use crate::api::ApiState;
-use crate::api::error::HttpResult;
-use crate::api::extract::{JsonBody, QueryParams};
-use crate::api::watch::list_or_watch;
+use crate::server::ApiState;
+use crate::server::error::HttpResult;
+use crate::server::extract::{JsonBody, QueryParams};
+use crate::server::watch::list_or_watch;
+
+/// The member as its own object, as the typed routes answer it.
+fn json(member: Member) -> Response {
+    match member {
+        Member::Ingress(ingress) => Json(ingress).into_response(),
+        Member::Discovery(discovery) => Json(discovery).into_response(),
+        Member::Exporter(exporter) => Json(exporter).into_response(),
+    }
+}
 
 /// Handlers for one member kind; `$spec` adds the manifest long-poll.
 macro_rules! member {
@@ -41,9 +51,9 @@ macro_rules! member {
             pub(crate) async fn remove(
                 State(state): State<ApiState>,
                 Path(name): Path<String>,
-            ) -> HttpResult<Json<serde_json::Value>> {
+            ) -> HttpResult<Response> {
                 let kind = <$ty as Object>::KIND;
-                Ok(Json(state.api().remove_member(kind, &name).await?))
+                Ok(json(state.api().remove_member(kind, &name).await?))
             }
 
             pub(crate) async fn register(
@@ -54,7 +64,7 @@ macro_rules! member {
                 let kind = <$ty as Object>::KIND;
                 let (member, created) = state.api().register_member(kind, &name, report).await?;
                 let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-                Ok((status, Json(member)).into_response())
+                Ok((status, json(member)).into_response())
             }
 
             pub(crate) async fn status(

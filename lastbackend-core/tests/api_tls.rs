@@ -4,9 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use lastbackend::api::{ApiState, router, serve, server_config};
-use lastbackend::config::ServerTls;
 use lastbackend_core::api::{Api, Settings};
+use lastbackend_core::server::{ApiState, router, serve, server_config};
 use lastbackend_core::storage::MemoryStorage;
 use lastbackend_core::store::Store;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
@@ -49,8 +48,13 @@ impl Pki {
     }
 }
 
-/// Starts the API over HTTPS on 127.0.0.1:0; dropping the sender stops it.
-async fn start(tls: ServerTls) -> (u16, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+/// Starts the API over HTTPS with `cert` and `key` (and `client_ca`) on
+/// 127.0.0.1:0; dropping the sender stops it.
+async fn start(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> (u16, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
     let api = Api::new(
         Store::new(Arc::new(MemoryStorage::new())),
         Settings::default(),
@@ -59,7 +63,7 @@ async fn start(tls: ServerTls) -> (u16, oneshot::Sender<()>, tokio::task::JoinHa
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (stop, stopped) = oneshot::channel::<()>();
-    let config = server_config(&tls).unwrap();
+    let config = server_config(cert, key, client_ca).unwrap();
     let server = tokio::spawn(async move {
         serve(listener, app, Some(config), async {
             let _ = stopped.await;
@@ -115,7 +119,7 @@ async fn get(port: u16, connector: TlsConnector, path: &str) -> std::io::Result<
 async fn https_serves_the_api_and_shuts_down_gracefully() {
     let pki = Pki::new();
     let (cert, key) = pki.issue("localhost");
-    let (port, stop, server) = start(ServerTls::new(cert, key)).await;
+    let (port, stop, server) = start(&cert, &key, None).await;
     let answer = get(port, connector(&pki.ca_path(), None), "/cluster")
         .await
         .unwrap();
@@ -136,8 +140,7 @@ async fn with_a_ca_client_certificates_are_required() {
     let pki = Pki::new();
     let (cert, key) = pki.issue("localhost");
     let (client_cert, client_key) = pki.issue("client");
-    let tls = ServerTls::new(cert, key).with_client_ca(pki.ca_path());
-    let (port, _stop, _server) = start(tls).await;
+    let (port, _stop, _server) = start(&cert, &key, Some(&pki.ca_path())).await;
 
     let with_cert = connector(&pki.ca_path(), Some((&client_cert, &client_key)));
     let answer = get(port, with_cert, "/cluster").await.unwrap();
@@ -167,10 +170,11 @@ async fn with_a_ca_client_certificates_are_required() {
 
 #[test]
 fn unreadable_files_name_the_path() {
-    let error = server_config(&ServerTls::new(
-        "/nonexistent/cert.pem",
-        "/nonexistent/key.pem",
-    ))
+    let error = server_config(
+        Path::new("/nonexistent/cert.pem"),
+        Path::new("/nonexistent/key.pem"),
+        None,
+    )
     .unwrap_err();
     assert!(
         error.to_string().contains("/nonexistent/cert.pem"),

@@ -11,10 +11,10 @@ use bytes::Bytes;
 use http_body_util::Full;
 use serde::Deserialize;
 
-use crate::api::ApiState;
-use crate::api::error::{HttpError, HttpResult};
-use crate::api::extract::QueryParams;
-use crate::http_client;
+use crate::server::ApiState;
+use crate::server::error::{HttpError, HttpResult};
+use crate::server::extract::QueryParams;
+use crate::server::http_client;
 
 /// `?tail=N&follow=true`; the token may ride along in the query.
 #[derive(Debug, Default, Deserialize)]

@@ -1,24 +1,22 @@
 //! The objects inside a namespace: services (with their deployments, pods
 //! and logs), secrets, configs, routes and volumes.
 
+use crate::api::UpdateOptions;
+use crate::manifest::{
+    ConfigManifest, RouteManifest, SecretManifest, ServiceManifest, VolumeManifest,
+};
+use crate::model::{Config, Deployment, Kind, Pod, Route, Secret, SelfLink, Service, Volume};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use lastbackend_core::api::UpdateOptions;
-use lastbackend_core::manifest::{
-    ConfigManifest, RouteManifest, SecretManifest, ServiceManifest, VolumeManifest,
-};
-use lastbackend_core::model::{
-    Config, Deployment, Kind, Pod, Route, Secret, SelfLink, Service, Volume,
-};
 use serde::Deserialize;
 
 use super::ListQuery;
-use crate::api::ApiState;
-use crate::api::error::HttpResult;
-use crate::api::extract::{IfMatch, JsonBody, ManifestBody, QueryParams};
-use crate::api::watch::list_or_watch;
+use crate::server::ApiState;
+use crate::server::error::HttpResult;
+use crate::server::extract::{IfMatch, JsonBody, ManifestBody, QueryParams};
+use crate::server::watch::list_or_watch;
 
 /// The watch prefix of the objects under the selflink `parent`: `demo:` for
 /// the services of `demo`.

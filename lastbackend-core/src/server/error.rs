@@ -1,12 +1,12 @@
 //! Every failure of the HTTP layer answers an [`ErrorBody`] as JSON, with the
 //! status in `code`: API errors, malformed bodies, auth, unknown routes.
 
+use crate::api::ApiError;
+use crate::api::types::{ErrorBody, FieldProblem};
 use axum::Json;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use lastbackend_core::api::ApiError;
-use lastbackend_core::api::types::{ErrorBody, FieldProblem};
 
 /// An error response: a status and its JSON body.
 #[derive(Debug, Clone)]
