@@ -3,16 +3,15 @@
 //!
 //! [`api`] is the REST API server (`fn router(state) -> axum::Router` over
 //! `lastbackend_core::api::Api`, and HTTPS serving); [`config`] holds the
-//! flags, `LB_*` variables and YAML files of the daemons; [`discovery`] is the
-//! DNS server of service names (a hickory zone handler fed by a storage
-//! watch); [`ingress`] is the HAProxy driver of `lastbackend ingress`;
-//! [`exporter`] is the log collector (store, log listener, HTTP).
+//! flags, `LB_*` variables and YAML files of the daemons; [`ingress`] is the
+//! HAProxy driver of `lastbackend ingress`; [`exporter`] is the log
+//! collector (store, log listener, HTTP). The DNS server of service names is
+//! `lastbackend_runtime::discovery`.
 #![warn(missing_docs)]
 
 pub mod api;
 mod api_client;
 pub mod config;
-pub mod discovery;
 pub mod exporter;
 mod http_client;
 pub mod ingress;

@@ -10,9 +10,9 @@ use lastbackend_core::api::types::MemberReport;
 use lastbackend_core::api::{Api, ControlPlane, Settings};
 use lastbackend_core::model::{Kind, Presence};
 use lastbackend_core::store::Store;
+use lastbackend_runtime::discovery::{self, DnsServer, EndpointWatch, ServiceZone, advertised_ip};
 
 use crate::config::{DiscoveryArgs, DiscoveryConfig, Upstreams, log_level};
-use crate::discovery::{self, DnsServer, EndpointWatch, ServiceZone, advertised_ip};
 use crate::run_api::{shutdown_signal, storage};
 use crate::run_controller::hostname;
 

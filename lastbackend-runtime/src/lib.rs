@@ -14,6 +14,10 @@
 //! [`Cri`] and [`Cii`] and handing them to the agent as `Arc<dyn Cri>`; the
 //! agent never names a driver.
 //!
+//! With the `discovery` feature, [`discovery`] is the cluster's DNS server
+//! of service names (a hickory zone handler fed by a storage watch), for a
+//! program that serves service names itself.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use lastbackend_runtime::{Cri, ContainerFilter};
@@ -31,6 +35,8 @@ pub mod cni;
 pub mod cpi;
 pub mod cri;
 pub mod csi;
+#[cfg(feature = "discovery")]
+pub mod discovery;
 #[cfg(feature = "docker")]
 pub mod docker;
 mod error;

@@ -13,7 +13,7 @@ use super::{
     ApiClientArgs, ApiClientFile, ConfigError, DomainFile, StorageArgs, StorageConfig, StorageFile,
     TlsFiles, check_verbose, load_yaml,
 };
-use crate::discovery::{DEFAULT_TTL, ZoneConfig};
+use lastbackend_runtime::discovery::{DEFAULT_TTL, ZoneConfig};
 
 /// The DNS port of the docs.
 pub const DEFAULT_DNS_PORT: u16 = 53;
