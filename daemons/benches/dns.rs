@@ -27,13 +27,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use hickory_server::proto::op::{Message, MessageType, OpCode, Query};
-use hickory_server::proto::rr::{Name, RData, RecordType};
-use lastbackend::discovery::{DnsServer, EndpointWatch, ServiceZone, ZoneConfig};
 use lastbackend_core::model::{Endpoint, EndpointSpec, Kind, Meta, SelfLink};
 use lastbackend_core::storage::MemoryStorage;
 use lastbackend_core::store::{Store, Writes};
 use lastbackend_core::units::PortMapping;
+use lastbackend_runtime::discovery::hickory_server::proto::op::{
+    Message, MessageType, OpCode, Query,
+};
+use lastbackend_runtime::discovery::hickory_server::proto::rr::{Name, RData, RecordType};
+use lastbackend_runtime::discovery::{DnsServer, EndpointWatch, ServiceZone, ZoneConfig};
 
 const TTL: u32 = 30;
 

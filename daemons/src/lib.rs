@@ -3,16 +3,15 @@
 //!
 //! The REST API server is `lastbackend_core::server` (feature `server`):
 //! `lastbackend api` and `up` only serve it. [`config`] holds the flags,
-//! `LB_*` variables and YAML files of the daemons; [`discovery`] is the DNS
-//! server of service names (a hickory zone handler fed by a storage
-//! watch); [`ingress`] is the HAProxy driver of `lastbackend ingress`. The
-//! exporter is `lastbackend_runtime::exporter`, registered with the API by
+//! `LB_*` variables and YAML files of the daemons; [`ingress`] is the
+//! HAProxy driver of `lastbackend ingress`. The DNS server of service names
+//! is `lastbackend_runtime::discovery`; the exporter is
+//! `lastbackend_runtime::exporter`, registered with the API by
 //! `lastbackend_core::api::Membership`.
 #![warn(missing_docs)]
 
 mod api_client;
 pub mod config;
-pub mod discovery;
 pub mod ingress;
 pub mod reference;
 mod run_api;

@@ -10,10 +10,10 @@ use lastbackend_core::api::types::MemberReport;
 use lastbackend_core::api::{Api, ControlPlane, Settings};
 use lastbackend_core::model::{Kind, Presence};
 use lastbackend_core::store::Store;
+use lastbackend_runtime::discovery::{self, DnsServer, EndpointWatch, ServiceZone, advertised_ip};
 use lastbackend_runtime::host::hostname;
 
 use crate::config::{DiscoveryArgs, DiscoveryConfig, Upstreams, log_level};
-use crate::discovery::{self, DnsServer, EndpointWatch, ServiceZone, advertised_ip};
 use crate::run_api::{shutdown_signal, storage};
 
 /// How often the server reports itself; well within the API's heartbeat TTL.
@@ -25,8 +25,10 @@ pub(crate) fn run(args: DiscoveryArgs) -> anyhow::Result<()> {
     let config = DiscoveryConfig::load(args)?;
     init_logging(config.verbose)?;
     if config.api_uri.is_some() {
-        // The HTTP ControlPlane client is not in this build: the reports go
-        // through the storage this server reads anyway, as `lastbackend up`.
+        // Not wired to the HTTP client the node, ingress and exporter report
+        // through (`api_client`): this server reads the store directly for
+        // its endpoints, so it reports through an `Api` over that same store,
+        // as in `lastbackend up`.
         tracing::warn!("--api-uri is not used yet: presence is reported through the storage");
     }
     tokio::runtime::Builder::new_multi_thread()

@@ -22,6 +22,10 @@
 //! can run its own log collector; registering it with an API is the
 //! caller's.
 //!
+//! With the `discovery` feature, [`discovery`] is the cluster's DNS server
+//! of service names (a hickory zone handler fed by a storage watch), for a
+//! program that serves service names itself.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use lastbackend_runtime::{Cri, ContainerFilter};
@@ -39,6 +43,8 @@ pub mod cni;
 pub mod cpi;
 pub mod cri;
 pub mod csi;
+#[cfg(feature = "discovery")]
+pub mod discovery;
 #[cfg(feature = "docker")]
 pub mod docker;
 mod error;

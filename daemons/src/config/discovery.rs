@@ -12,7 +12,7 @@ use super::{
     ApiClientArgs, ApiClientFile, CommonArgs, ConfigError, DomainFile, StorageArgs, StorageConfig,
     StorageFile, TlsFiles, TokenArgs,
 };
-use crate::discovery::{DEFAULT_TTL, ZoneConfig};
+use lastbackend_runtime::discovery::{DEFAULT_TTL, ZoneConfig};
 
 /// The DNS port of the docs.
 pub const DEFAULT_DNS_PORT: u16 = 53;

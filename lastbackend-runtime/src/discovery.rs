@@ -32,9 +32,9 @@
 //! SOA. Every record has the zone's TTL.
 //!
 //! ```no_run
-//! # async fn run(store: lastbackend_core::store::Store) -> Result<(), lastbackend::discovery::Error> {
+//! # async fn run(store: lastbackend_core::store::Store) -> Result<(), lastbackend_runtime::discovery::Error> {
 //! use std::sync::Arc;
-//! use lastbackend::discovery::{DnsServer, EndpointWatch, ServiceZone, ZoneConfig};
+//! use lastbackend_runtime::discovery::{DnsServer, EndpointWatch, ServiceZone, ZoneConfig};
 //!
 //! let zone = Arc::new(ServiceZone::new(ZoneConfig::new("lb.local")?));
 //! let _watch = EndpointWatch::start(store, zone.clone()).await?;
@@ -55,6 +55,10 @@ mod watch;
 use std::net::SocketAddr;
 
 pub use handler::ServiceZoneHandler;
+/// The hickory-server this module is built on: its record and zone-handler
+/// types are in this module's API (a [`ServiceZoneHandler`] goes into a
+/// caller's own `Catalog`), so callers need the same version.
+pub use hickory_server;
 pub use records::{Answer, DEFAULT_TTL, ServiceZone, ZoneConfig};
 pub use server::{DnsServer, DnsServerBuilder, advertised_ip, system_upstreams};
 pub use watch::EndpointWatch;
