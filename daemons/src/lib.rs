@@ -5,8 +5,8 @@
 //! `lastbackend_core::api::Api`, and HTTPS serving); [`config`] holds the
 //! flags, `LB_*` variables and YAML files of the daemons; [`discovery`] is the
 //! DNS server of service names (a hickory zone handler fed by a storage
-//! watch); [`ingress`] is the HAProxy driver of `lastbackend ingress`;
-//! [`exporter`] is the log collector (store, log listener, HTTP).
+//! watch); [`exporter`] is the log collector (store, log listener, HTTP).
+//! The ingress is `lastbackend_runtime::ingress` (HAProxy as its driver).
 #![warn(missing_docs)]
 
 pub mod api;
@@ -15,7 +15,6 @@ pub mod config;
 pub mod discovery;
 pub mod exporter;
 mod http_client;
-pub mod ingress;
 pub mod reference;
 mod run_api;
 mod run_controller;

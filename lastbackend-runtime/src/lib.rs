@@ -14,6 +14,9 @@
 //! [`Cri`] and [`Cii`] and handing them to the agent as `Arc<dyn Cri>`; the
 //! agent never names a driver.
 //!
+//! The ingress (feature `ingress`) is built the same way: its member loop
+//! drives an `ingress::IngressDriver`, HAProxy being one driver.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use lastbackend_runtime::{Cri, ContainerFilter};
@@ -35,6 +38,8 @@ pub mod csi;
 pub mod docker;
 mod error;
 pub mod fake;
+#[cfg(feature = "ingress")]
+pub mod ingress;
 pub mod logs;
 
 pub use cii::{Cii, ImageInfo, RegistryAuth};

@@ -8,7 +8,7 @@ use clap::Args;
 use serde::Deserialize;
 
 use super::{ApiClientArgs, ApiClientFile, ConfigError, TlsFiles, check_verbose, load_yaml};
-use crate::ingress::{HaproxySettings, StatsSettings};
+use lastbackend_runtime::ingress::haproxy::{HaproxySettings, StatsSettings};
 
 /// The docs' HAProxy configuration path.
 pub(super) const DEFAULT_HAPROXY_CONFIG: &str = "/var/run/lastbackend/ingress/haproxy/haproxy.cfg";
