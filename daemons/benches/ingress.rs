@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use lastbackend::ingress::{Haproxy, HaproxySettings};
 use lastbackend_core::manifest::internal::IngressManifest;
 use lastbackend_core::model::{EndpointSpec, RouteRule, RouteSpec};
+use lastbackend_runtime::ingress::haproxy::{Haproxy, HaproxySettings};
 
 const HOST: &str = "web.demo.bench.test";
 
@@ -56,7 +56,7 @@ fn main() {
         .port();
     let mut settings = HaproxySettings::new(exec, dir.path());
     settings.bind_address = "127.0.0.1".parse().unwrap();
-    let mut driver = Haproxy::new(settings);
+    let driver = Haproxy::new(settings);
     let mut manifest = IngressManifest::default();
     manifest.endpoints.insert(
         "demo:web".into(),

@@ -2,17 +2,16 @@
 //! its configuration, build components from the library crates, run them.
 //!
 //! The REST API server is `lastbackend_core::server` (feature `server`):
-//! `lastbackend api` and `up` only serve it. [`config`] holds the flags,
-//! `LB_*` variables and YAML files of the daemons; [`ingress`] is the
-//! HAProxy driver of `lastbackend ingress`. The DNS server of service names
-//! is `lastbackend_runtime::discovery`; the exporter is
-//! `lastbackend_runtime::exporter`, registered with the API by
+//! `lastbackend api` and `up` only serve it; [`config`] holds the flags,
+//! `LB_*` variables and YAML files of the daemons. The DNS server of service
+//! names is `lastbackend_runtime::discovery`, the ingress
+//! `lastbackend_runtime::ingress` (HAProxy as its driver), the exporter
+//! `lastbackend_runtime::exporter`; members register with the API through
 //! `lastbackend_core::api::Membership`.
 #![warn(missing_docs)]
 
 mod api_client;
 pub mod config;
-pub mod ingress;
 pub mod reference;
 mod run_api;
 mod run_controller;

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use lastbackend_core::api::ControlPlane;
+use lastbackend_runtime::ingress::haproxy::Haproxy;
+use lastbackend_runtime::ingress::member;
 
 use crate::api_client::api_client;
 use crate::config::{IngressArgs, IngressConfig, log_level};
-use crate::ingress::{Haproxy, member};
 use crate::run_api::shutdown_signal;
 
 /// Parses the configuration before anything else, then serves routes as
@@ -40,13 +41,8 @@ pub(crate) fn run(args: IngressArgs) -> anyhow::Result<()> {
                 stats = ?config.haproxy.stats.as_ref().map(|s| s.port),
                 "ingress starting"
             );
-            member::run(
-                plane,
-                &name,
-                Haproxy::new(config.haproxy),
-                shutdown_signal(),
-            )
-            .await;
+            let driver = Arc::new(Haproxy::new(config.haproxy));
+            member::run(plane, &name, driver, shutdown_signal()).await;
             tracing::info!("ingress stopped");
             Ok(())
         })

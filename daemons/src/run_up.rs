@@ -14,11 +14,12 @@ use lastbackend_core::api::{Api, ControlPlane};
 use lastbackend_core::server::{self, ApiState};
 use lastbackend_core::store::Store;
 use lastbackend_runtime::host::hostname;
+use lastbackend_runtime::ingress::haproxy::Haproxy;
+use lastbackend_runtime::ingress::member;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::{Access, UpArgs, UpConfig};
-use crate::ingress::{Haproxy, member};
 use crate::run_api::{api_settings, shutdown_signal, storage};
 use crate::{run_controller, run_discovery, run_exporter, run_node};
 
@@ -108,7 +109,8 @@ pub(crate) fn run(args: UpArgs) -> anyhow::Result<()> {
             if let Some(ingress) = config.ingress.take() {
                 let (plane, until) = (plane.clone(), stopped());
                 tasks.spawn(async move {
-                    member::run(plane, &hostname(), Haproxy::new(ingress.haproxy), until).await;
+                    let driver = Arc::new(Haproxy::new(ingress.haproxy));
+                    member::run(plane, &hostname(), driver, until).await;
                     ("ingress", Ok(()))
                 });
             }

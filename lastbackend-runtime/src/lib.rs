@@ -26,6 +26,9 @@
 //! of service names (a hickory zone handler fed by a storage watch), for a
 //! program that serves service names itself.
 //!
+//! The ingress (feature `ingress`) is built the same way: its member loop
+//! drives an `ingress::IngressDriver`, HAProxy being one driver.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use lastbackend_runtime::{Cri, ContainerFilter};
@@ -52,6 +55,8 @@ mod error;
 pub mod exporter;
 pub mod fake;
 pub mod host;
+#[cfg(feature = "ingress")]
+pub mod ingress;
 pub mod logs;
 
 pub use cii::{Cii, ImageInfo, RegistryAuth};

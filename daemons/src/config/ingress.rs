@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use lastbackend_runtime::ingress::haproxy::{HaproxySettings, StatsSettings};
+
 use super::{ApiClientArgs, CommonArgs, ConfigError, TlsFiles, TokenArgs, default_api_uri};
-use crate::ingress::{HaproxySettings, StatsSettings};
 
 mod file;
 

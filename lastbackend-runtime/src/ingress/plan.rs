@@ -1,7 +1,9 @@
-//! From an [`IngressManifest`] to typed HAProxy pieces, one [`RoutePlan`]
+//! From an [`IngressManifest`] to typed routing pieces, one [`RoutePlan`]
 //! per route, and the [`Layout`] that puts the routes that fit together on
-//! their ports. No IO: what cannot be routed is an error naming the route's
-//! field, decided before HAProxy sees anything.
+//! their ports. No IO and no proxy in mind: what cannot be routed is an
+//! error naming the route's field, decided before any driver sees it, so
+//! every [`IngressDriver`](super::IngressDriver) rejects the same routes
+//! for the same reasons.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -12,7 +14,8 @@ use lastbackend_core::units::Protocol;
 
 /// How a port's frontend treats its connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PortKind {
+#[non_exhaustive]
+pub enum PortKind {
     /// HTTP, routed by Host and path prefix.
     Http,
     /// TLS terminated here, then routed as HTTP.
@@ -36,56 +39,79 @@ impl PortKind {
 
 /// A group of servers one rule sends traffic to.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Backend {
-    /// Unique HAProxy name.
-    pub(crate) name: String,
+#[non_exhaustive]
+pub struct Backend {
+    /// Unique among the manifest's backends, of letters, digits, `-` and
+    /// `_`: a name any proxy accepts (HAProxy's backend name).
+    pub name: String,
     /// HTTP or TCP (passthrough and TCP ports).
-    pub(crate) http: bool,
+    pub http: bool,
     /// The service's ready pods at the pod port; empty answers 503.
-    pub(crate) servers: Vec<SocketAddr>,
+    pub servers: Vec<SocketAddr>,
 }
 
-/// One `use_backend`: a path prefix of the route's host.
+/// One path rule: a path prefix of the route's host and where it goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct PathRule {
+#[non_exhaustive]
+pub struct PathRule {
     /// The prefix (`/` matches everything).
-    pub(crate) path: String,
+    pub path: String,
     /// Index into the route's backends.
-    pub(crate) backend: usize,
+    pub backend: usize,
 }
 
-/// Everything one route adds to the configuration.
+/// Everything one route asks of the proxy.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct RoutePlan {
+#[non_exhaustive]
+pub struct RoutePlan {
     /// The route's selflink.
-    pub(crate) link: String,
+    pub link: String,
     /// The listening port.
-    pub(crate) port: u16,
+    pub port: u16,
     /// How the port treats connections.
-    pub(crate) kind: PortKind,
+    pub kind: PortKind,
     /// The host name (lowercase).
-    pub(crate) host: String,
+    pub host: String,
     /// Path rules, one per route rule.
-    pub(crate) rules: Vec<PathRule>,
+    pub rules: Vec<PathRule>,
     /// One backend per rule.
-    pub(crate) backends: Vec<Backend>,
+    pub backends: Vec<Backend>,
     /// The PEM (chain and key) to terminate TLS with.
-    pub(crate) certificate: Option<String>,
+    pub certificate: Option<String>,
     /// Rules whose service has no ready pod (they answer 503).
-    pub(crate) empty: Vec<String>,
+    pub empty: Vec<String>,
 }
 
 /// Why a route cannot be routed, before HAProxy is asked.
-pub(crate) type RouteError = String;
+pub type RouteError = String;
 
 /// Every route of the manifest, planned, or why not.
-pub(crate) fn plan(manifest: &IngressManifest) -> BTreeMap<String, Result<RoutePlan, RouteError>> {
+pub fn plan(manifest: &IngressManifest) -> BTreeMap<String, Result<RoutePlan, RouteError>> {
     manifest
         .routes
         .iter()
         .enumerate()
         .map(|(index, (link, spec))| (link.clone(), plan_route(manifest, index, link, spec)))
         .collect()
+}
+
+/// The routes of `manifest` a driver serves: every route that plans and
+/// fits on its port beside the ones before it, in selflink order, and why
+/// each other route cannot be served, by selflink.
+pub fn routes(manifest: &IngressManifest) -> (Vec<RoutePlan>, BTreeMap<String, RouteError>) {
+    let mut rejected = BTreeMap::new();
+    let mut layout = Layout::default();
+    let mut accepted = Vec::new();
+    for (link, planned) in plan(manifest) {
+        let fitted = planned.and_then(|route| layout.add(route.clone()).map(|()| route));
+        match fitted {
+            Ok(route) => accepted.push(route),
+            Err(why) => {
+                rejected.insert(link, why);
+            }
+        }
+    }
+    (accepted, rejected)
 }
 
 fn plan_route(
@@ -242,8 +268,9 @@ fn valid_host(host: &str) -> bool {
             .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 
-/// A name HAProxy accepts as an identifier.
-pub(crate) fn sanitize(text: &str) -> String {
+/// `text` as an identifier a proxy accepts: letters, digits and `-` kept,
+/// anything else `_`.
+pub fn sanitize(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' {
@@ -258,14 +285,14 @@ pub(crate) fn sanitize(text: &str) -> String {
 /// Routes that fit together, by port: each port has one kind, and a host
 /// and path are routed once.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Layout {
+pub struct Layout {
     /// Port → its kind and its routes, in the order they were added.
-    pub(crate) ports: BTreeMap<u16, (PortKind, Vec<RoutePlan>)>,
+    pub ports: BTreeMap<u16, (PortKind, Vec<RoutePlan>)>,
 }
 
 impl Layout {
     /// Adds a route, or says which route already holds what it needs.
-    pub(crate) fn add(&mut self, route: RoutePlan) -> Result<(), RouteError> {
+    pub fn add(&mut self, route: RoutePlan) -> Result<(), RouteError> {
         let Some((kind, routes)) = self.ports.get_mut(&route.port) else {
             self.ports.insert(route.port, (route.kind, vec![route]));
             return Ok(());

@@ -4,8 +4,8 @@ use lastbackend_core::manifest::internal::IngressManifest;
 use lastbackend_core::model::{EndpointSpec, RouteRule, RouteSpec, RouteTls, SecretSpec};
 
 use super::HaproxySettings;
-use super::plan::{Layout, plan};
 use super::render::render;
+use crate::ingress::plan::{Layout, plan};
 
 fn manifest() -> IngressManifest {
     let mut m = IngressManifest::default();

@@ -1,4 +1,4 @@
-//! The ingress's HAProxy driver: routes of an
+//! The HAProxy [`IngressDriver`](super::IngressDriver): routes of an
 //! [`IngressManifest`](lastbackend_core::manifest::internal::IngressManifest)
 //! become `haproxy.cfg`, checked with `haproxy -c`, written atomically and
 //! loaded by a seamless reload of a supervised master-worker HAProxy.
@@ -26,8 +26,6 @@
 //! others are served, so one bad route never takes the working ones down.
 
 mod driver;
-pub mod member;
-mod plan;
 mod process;
 mod render;
 

@@ -6,20 +6,29 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use lastbackend_core::manifest::internal::IngressManifest;
 use lastbackend_core::model::{State, Status};
-use tokio::sync::watch;
+use tokio::sync::{Mutex, watch};
 
-use super::plan::{self, Layout, RoutePlan};
 use super::process::{self, Generation, Supervisor};
 use super::render::render;
 use super::{Error, HaproxySettings};
+use crate::ingress::plan::{self, Layout, RoutePlan};
+use crate::ingress::{self, IngressDriver};
 
 /// The HAProxy driver: owns the configuration file, the certificates and
 /// the supervised process.
 #[derive(Debug)]
 pub struct Haproxy {
     settings: Arc<HaproxySettings>,
+    /// One apply at a time: each one checks and writes the same files.
+    running: Mutex<Running>,
+}
+
+/// What the driver started and wrote.
+#[derive(Debug, Default)]
+struct Running {
     supervisor: Option<Supervisor>,
     /// The configuration HAProxy runs with.
     current: Option<String>,
@@ -32,9 +41,7 @@ impl Haproxy {
     pub fn new(settings: HaproxySettings) -> Self {
         Self {
             settings: Arc::new(settings),
-            supervisor: None,
-            current: None,
-            checks: 0,
+            running: Mutex::default(),
         }
     }
 
@@ -44,8 +51,13 @@ impl Haproxy {
     }
 
     /// The supervised master's starts and pid, once started.
-    pub fn generation(&self) -> Option<watch::Receiver<Generation>> {
-        self.supervisor.as_ref().map(Supervisor::generation)
+    pub async fn generation(&self) -> Option<watch::Receiver<Generation>> {
+        self.running
+            .lock()
+            .await
+            .supervisor
+            .as_ref()
+            .map(Supervisor::generation)
     }
 
     /// Makes HAProxy route `manifest`: every route that plans, fits on its
@@ -53,31 +65,17 @@ impl Haproxy {
     /// file and get an error status with the reason (HAProxy's own message
     /// when it rejected them). Answers every route's status by selflink.
     pub async fn apply(
-        &mut self,
+        &self,
         manifest: &IngressManifest,
     ) -> Result<BTreeMap<String, Status>, Error> {
-        let mut statuses = BTreeMap::new();
-        let mut candidates = Vec::new();
-        for (link, planned) in plan::plan(manifest) {
-            match planned {
-                Ok(route) => candidates.push(route),
-                Err(why) => {
-                    statuses.insert(link, Status::with_message(State::Error, why));
-                }
-            }
-        }
-        let mut layout = Layout::default();
-        let mut accepted = Vec::new();
-        for route in candidates {
-            match layout.add(route.clone()) {
-                Ok(()) => accepted.push(route),
-                Err(why) => {
-                    statuses.insert(route.link, Status::with_message(State::Error, why));
-                }
-            }
-        }
+        let mut running = self.running.lock().await;
+        let (accepted, rejected) = plan::routes(manifest);
+        let mut statuses: BTreeMap<String, Status> = rejected
+            .into_iter()
+            .map(|(link, why)| (link, Status::with_message(State::Error, why)))
+            .collect();
         let certificates = self.write_certificates(&accepted)?;
-        let (config, rejected) = self.checked(&accepted, &certificates).await?;
+        let (config, rejected) = self.checked(&mut running, &accepted, &certificates).await?;
         for (link, why) in rejected {
             statuses.insert(link, Status::with_message(State::Error, why));
         }
@@ -86,13 +84,13 @@ impl Haproxy {
                 .entry(route.link.clone())
                 .or_insert_with(|| served(route));
         }
-        if self.current.as_deref() != Some(config.as_str()) {
+        if running.current.as_deref() != Some(config.as_str()) {
             write_atomically(&self.settings.config_path, config.as_bytes(), 0o644)?;
-            match &self.supervisor {
+            match &running.supervisor {
                 Some(supervisor) => supervisor.reload().await?,
-                None => self.supervisor = Some(Supervisor::start(self.settings.clone())),
+                None => running.supervisor = Some(Supervisor::start(self.settings.clone())),
             }
-            self.current = Some(config);
+            running.current = Some(config);
         }
         let used: BTreeSet<PathBuf> = certificates.into_values().collect();
         remove_unused_certificates(&self.settings.certificates_dir(), &used);
@@ -102,13 +100,14 @@ impl Haproxy {
     /// The configuration of `routes` with the ones HAProxy rejects left out,
     /// and why each was.
     async fn checked(
-        &mut self,
+        &self,
+        running: &mut Running,
         routes: &[RoutePlan],
         certificates: &BTreeMap<String, PathBuf>,
     ) -> Result<(String, Vec<(String, String)>), Error> {
         let all = self.layout_of(routes.iter());
         let config = self.render(&all, certificates)?;
-        if self.check(&config).await?.is_ok() {
+        if self.check(running, &config).await?.is_ok() {
             return Ok((config, Vec::new()));
         }
         // Each route alone, then the survivors one at a time: a route that
@@ -119,7 +118,7 @@ impl Haproxy {
             let mut trial = kept.clone();
             trial.push(route);
             let config = self.render(&self.layout_of(trial.iter().copied()), certificates)?;
-            match self.check(&config).await? {
+            match self.check(running, &config).await? {
                 Ok(()) => kept.push(route),
                 Err(why) => rejected.push((
                     route.link.clone(),
@@ -128,7 +127,7 @@ impl Haproxy {
             }
         }
         let config = self.render(&self.layout_of(kept.into_iter()), certificates)?;
-        if let Err(why) = self.check(&config).await? {
+        if let Err(why) = self.check(running, &config).await? {
             return Err(Error::Invalid(why));
         }
         Ok((config, rejected))
@@ -151,12 +150,16 @@ impl Haproxy {
         render(&self.settings, layout, certificates).map_err(|_| Error::Render)
     }
 
-    async fn check(&mut self, config: &str) -> Result<Result<(), String>, Error> {
-        self.checks += 1;
+    async fn check(
+        &self,
+        running: &mut Running,
+        config: &str,
+    ) -> Result<Result<(), String>, Error> {
+        running.checks += 1;
         let file = self.settings.config_path.with_extension(format!(
             "check-{}-{}",
             std::process::id(),
-            self.checks
+            running.checks
         ));
         write_atomically(&file, config.as_bytes(), 0o600)?;
         let result = process::check(&self.settings.exec, &file).await;
@@ -188,11 +191,27 @@ impl Haproxy {
         Ok(files)
     }
 
-    /// Stops HAProxy.
-    pub async fn stop(mut self) {
-        if let Some(supervisor) = self.supervisor.take() {
+    /// Stops HAProxy; a later [`Haproxy::apply`] starts it again.
+    pub async fn stop(&self) {
+        let mut running = self.running.lock().await;
+        if let Some(supervisor) = running.supervisor.take() {
             supervisor.stop().await;
         }
+        running.current = None;
+    }
+}
+
+#[async_trait]
+impl IngressDriver for Haproxy {
+    async fn apply(
+        &self,
+        manifest: &IngressManifest,
+    ) -> Result<BTreeMap<String, Status>, ingress::Error> {
+        Ok(Haproxy::apply(self, manifest).await?)
+    }
+
+    async fn stop(&self) {
+        Haproxy::stop(self).await;
     }
 }
 
@@ -212,7 +231,7 @@ fn served(route: &RoutePlan) -> Status {
 
 /// Temp file in the same directory, then rename: readers see the old file
 /// or the new one, never half of one.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
+fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let io = |source| Error::Write {

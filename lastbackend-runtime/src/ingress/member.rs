@@ -1,5 +1,5 @@
 //! The ingress as a cluster member: registers, long-polls its manifest,
-//! applies it with the [`Haproxy`] driver and reports route states.
+//! applies it with an [`IngressDriver`] and reports route states.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,20 +10,20 @@ use lastbackend_core::api::types::MemberReport;
 use lastbackend_core::model::{Kind, Presence};
 use lastbackend_core::storage::Revision;
 
-use super::Haproxy;
+use super::IngressDriver;
 
 /// How long a manifest long-poll waits; every answer is followed by a
 /// status push, which is the member's heartbeat (the API's member TTL is
 /// 15 s by default).
 pub const POLL: Duration = Duration::from_secs(5);
 
-/// Serves as ingress `name` until `shutdown` resolves, then stops HAProxy.
-/// Control-plane failures are retried with backoff; a manifest HAProxy
-/// could not load is applied again on the next answer.
+/// Serves as ingress `name` until `shutdown` resolves, then stops the
+/// driver. Control-plane failures are retried with backoff; a manifest the
+/// driver could not apply is applied again on the next answer.
 pub async fn run(
     plane: Arc<dyn ControlPlane>,
     name: &str,
-    mut driver: Haproxy,
+    driver: Arc<dyn IngressDriver>,
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);

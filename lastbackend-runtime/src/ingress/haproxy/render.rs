@@ -7,7 +7,7 @@ use std::fmt::{self, Write};
 use std::path::PathBuf;
 
 use super::HaproxySettings;
-use super::plan::{Layout, PortKind, RoutePlan};
+use crate::ingress::plan::{Layout, PathRule, PortKind, RoutePlan};
 
 /// Renders the whole configuration. `certificates` maps a route's selflink
 /// to the PEM file written for it.
@@ -132,7 +132,7 @@ fn frontend(
                 "  http-request set-var(txn.host) req.hdr(host),field(1,:),lower"
             )?;
             // Longest prefix first, `/` last, whichever route holds it.
-            let mut rules: Vec<(&RoutePlan, &super::plan::PathRule)> = routes
+            let mut rules: Vec<(&RoutePlan, &PathRule)> = routes
                 .iter()
                 .flat_map(|r| r.rules.iter().map(move |p| (r, p)))
                 .collect();
