@@ -12,6 +12,7 @@
 
 mod api_client;
 pub mod config;
+mod daemon;
 pub mod reference;
 mod run_api;
 mod run_controller;

@@ -10,26 +10,19 @@ use lastbackend_core::storage::Storage;
 use lastbackend_core::store::Store;
 use lastbackend_runtime::host::hostname;
 
-use crate::config::{ControllerArgs, ControllerConfig, log_level};
-use crate::run_api::{shutdown_signal, storage};
+use crate::config::{ControllerArgs, ControllerConfig};
+use crate::daemon::{block_on, init_logging, shutdown_signal, storage};
 
 /// Parses the configuration before anything else, then campaigns and runs
 /// the reconcilers while leading until SIGINT or SIGTERM, when it resigns
 /// the lead so another controller takes over at once.
 pub(crate) fn run(args: ControllerArgs) -> anyhow::Result<()> {
     let config = ControllerConfig::load(args)?;
-    tracing_subscriber::fmt()
-        .with_max_level(log_level(config.verbose))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(async move {
-            let storage = storage(&config.storage).await?;
-            lead(storage, &config, shutdown_signal()).await
-        })
+    init_logging(config.verbose)?;
+    block_on(None, async move {
+        let storage = storage(&config.storage).await?;
+        lead(storage, &config, shutdown_signal()).await
+    })
 }
 
 /// Campaigns on `storage` and runs the reconcilers while leading, until

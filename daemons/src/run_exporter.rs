@@ -3,7 +3,6 @@
 //! with the API.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use lastbackend_core::api::types::MemberReport;
@@ -12,14 +11,11 @@ use lastbackend_core::model::{Kind, Presence};
 use lastbackend_core::server::{self, rustls};
 use lastbackend_runtime::exporter::{Exporter, StoreConfig};
 use lastbackend_runtime::host::{advertised, hostname};
+use tokio::sync::watch;
 
 use crate::api_client::api_client;
-use crate::config::{ExporterArgs, ExporterConfig, log_level};
-use crate::run_api::{server_tls, shutdown_signal};
-
-/// How often the exporter renews its presence (the API forgets a member
-/// after 15 s without a push).
-const STATUS_EVERY: Duration = Duration::from_secs(5);
+use crate::config::{ExporterArgs, ExporterConfig};
+use crate::daemon::{block_on, init_logging, server_tls, shutdown_signal};
 
 /// Parses the configuration before anything else, then stores and serves
 /// logs until SIGINT or SIGTERM.
@@ -31,32 +27,23 @@ pub(crate) fn run(args: ExporterArgs) -> anyhow::Result<()> {
         .map(server_tls)
         .transpose()
         .context("the exporter's TLS settings")?;
-    tracing_subscriber::fmt()
-        .with_max_level(log_level(config.verbose))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logging(config.verbose)?;
     if config.token.is_none() {
         tracing::warn!("--insecure-no-auth: anyone may read the logs");
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(async move {
-            let api = match &config.api_uri {
-                Some(uri) => {
-                    let client = api_client(uri, config.token.as_deref(), &config.api_tls)?;
-                    Some(Arc::new(client) as Arc<dyn ControlPlane>)
-                }
-                None => {
-                    tracing::warn!(
-                        "no --api-uri: not registered, the API will not find this exporter"
-                    );
-                    None
-                }
-            };
-            serve(&config, tls, api, shutdown_signal()).await
-        })
+    block_on(None, async move {
+        let api = match &config.api_uri {
+            Some(uri) => {
+                let client = api_client(uri, config.token.as_deref(), &config.api_tls)?;
+                Some(Arc::new(client) as Arc<dyn ControlPlane>)
+            }
+            None => {
+                tracing::warn!("no --api-uri: not registered, the API will not find this exporter");
+                None
+            }
+        };
+        serve(&config, tls, api, shutdown_signal()).await
+    })
 }
 
 /// Stores the logs agents stream in and serves them over HTTP until
@@ -78,27 +65,14 @@ pub(crate) async fn serve(
     let listener = advertised(logs.local_addr()?, &config.interface).await;
     let http = advertised(rest.local_addr()?, &config.interface).await;
     tracing::info!(%listener, %http, dir = %config.log_dir.display(), "exporter serving");
-    let (stopped, stopping) = tokio::sync::watch::channel(false);
     let registration = api.map(|api| {
         let report = MemberReport {
             http: Some(http),
             listener: Some(listener),
-            presence: Presence {
-                ready: true,
-                online: true,
-            },
+            presence: Presence::READY,
             ..MemberReport::default()
         };
-        let mut stopping = stopping.clone();
-        let stop = async move {
-            let _ = stopping.wait_for(|stop| *stop).await;
-        };
-        let membership = Membership::new(api, Kind::Exporter, hostname()).every(STATUS_EVERY);
-        tokio::spawn(async move {
-            membership
-                .run(tokio::sync::watch::channel(report).1, stop)
-                .await
-        })
+        Membership::new(api, Kind::Exporter, hostname()).spawn(watch::channel(report).1)
     });
     let ingest = tokio::spawn(exporter.clone().serve_logs(logs));
     let router = exporter.router(config.token.clone());
@@ -106,10 +80,9 @@ pub(crate) async fn serve(
         served = server::serve(rest, router, tls, shutdown) => served.context("the HTTP server"),
         ingested = ingest => ingested?.context("the log listener"),
     };
-    // Says "not ready" to the API on the way out.
-    stopped.send_replace(true);
-    if let Some(task) = registration {
-        task.await.context("the exporter's registration")?;
+    if let Some(registration) = registration {
+        // Says "not ready" to the API on the way out.
+        registration.stop().await?;
     }
     tracing::info!("exporter stopped");
     result

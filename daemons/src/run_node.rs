@@ -12,38 +12,28 @@ use lastbackend_runtime::csi::dir::DirCsi;
 use lastbackend_runtime::docker::DockerRuntime;
 
 use crate::api_client::api_client;
-use crate::config::{NetworkDriver, NodeArgs, NodeConfig, ProxyDriver, log_level};
-use crate::run_api::shutdown_signal;
+use crate::config::{NetworkDriver, NodeArgs, NodeConfig, ProxyDriver};
+use crate::daemon::{block_on, init_logging, shutdown_signal};
 
 /// Parses the configuration before anything else, connects to Docker, then
 /// runs the agent; containers keep running after it stops (the next agent
 /// adopts them).
 pub(crate) fn run(args: NodeArgs) -> anyhow::Result<()> {
     let config = NodeConfig::load(args)?;
-    tracing_subscriber::fmt()
-        .with_max_level(log_level(config.verbose))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?
-        .block_on(async move {
-            let client = api_client(&config.api_uri, config.token.as_deref(), &config.api_tls)?;
-            tracing::info!(
-                node = %config.node_name,
-                api = %config.api_uri,
-                storage = %config.storage_root.display(),
-                "node agent starting"
-            );
-            agent(&config, Arc::new(client))
-                .await?
-                .run(shutdown_signal())
-                .await;
-            tracing::info!("node agent stopped");
-            Ok(())
-        })
+    init_logging(config.verbose)?;
+    block_on(Some(2), async move {
+        let client = api_client(&config.api_uri, config.token.as_deref(), &config.api_tls)?;
+        tracing::info!(
+            node = %config.node_name,
+            api = %config.api_uri,
+            storage = %config.storage_root.display(),
+            "node agent starting"
+        );
+        let agent = agent(&config, Arc::new(client)).await?;
+        agent.run(shutdown_signal()).await;
+        tracing::info!("node agent stopped");
+        Ok(())
+    })
 }
 
 /// The agent `config` describes, joining through `control`: Docker, `dir`
@@ -56,7 +46,11 @@ pub(crate) async fn agent(
         "no Docker engine: start it (systemctl start docker) or point DOCKER_HOST at it",
     )?;
     if let Some(required) = &config.docker_version {
-        check_version(&docker, required)?;
+        // The configuration checked it is `<major>.<minor>`.
+        let (major, minor) = required.split_once('.').unwrap_or_default();
+        docker
+            .require_api_version(major.parse()?, minor.parse()?)
+            .context("--container-runtime-docker-version")?;
     }
     let mut settings = AgentSettings::new(config.node_name.clone());
     if let Some(dir) = &config.manifest_dir {
@@ -87,21 +81,4 @@ pub(crate) async fn agent(
         agent = agent.with_cpi(cpi);
     }
     Ok(agent)
-}
-
-/// Fails when the engine speaks an older API than `--container-runtime-docker-version`.
-fn check_version(docker: &DockerRuntime, required: &str) -> anyhow::Result<()> {
-    let version = docker.client().client_version();
-    let have = (version.major_version, version.minor_version);
-    let want = required
-        .split_once('.')
-        .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)))
-        .context("--container-runtime-docker-version")?;
-    anyhow::ensure!(
-        have >= want,
-        "the Docker engine speaks API {}.{}, older than --container-runtime-docker-version {required}",
-        have.0,
-        have.1
-    );
-    Ok(())
 }

@@ -20,7 +20,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::{Access, UpArgs, UpConfig};
-use crate::run_api::{api_settings, shutdown_signal, storage};
+use crate::daemon::{block_on, init_logging, shutdown_signal, storage};
+use crate::run_api::api_settings;
 use crate::{run_controller, run_discovery, run_exporter, run_node};
 
 /// Checks every setting, starts every component, prints where the API
@@ -29,7 +30,7 @@ use crate::{run_controller, run_discovery, run_exporter, run_node};
 pub(crate) fn run(args: UpArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut config = UpConfig::load(args)?;
-    run_discovery::init_logging(config.verbose)?;
+    init_logging(config.verbose)?;
     if let Some(ingress) = &config.ingress
         && !ingress.haproxy.exec.exists()
     {
@@ -39,115 +40,142 @@ pub(crate) fn run(args: UpArgs) -> anyhow::Result<()> {
             ingress.haproxy.exec.display()
         );
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?
-        .block_on(async move {
-            std::fs::create_dir_all(&config.data_dir)
-                .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-            let token = match config.token.clone() {
-                Some(token) => token,
-                None => token_from_file(&config.token_file())?,
-            };
-            config.api.access = Access::Token(token.clone());
-            if let Some(exporter) = &mut config.exporter {
-                exporter.token = Some(token.clone());
+    block_on(Some(2), async move {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+        let token = match config.token.clone() {
+            Some(token) => token,
+            None => {
+                let path = config.token_file();
+                server::token_file(&path).with_context(|| {
+                    format!("the token file {} (or pass --access-token)", path.display())
+                })?
             }
+        };
+        config.api.access = Access::Token(token.clone());
+        if let Some(exporter) = &mut config.exporter {
+            exporter.token = Some(token.clone());
+        }
+        let mut components = Components::new();
+        let stop = components.stop.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            stop.send_replace(true);
+        });
+        if let Err(error) = start(&mut components, config, token, started).await {
+            components.stop.send_replace(true);
+            while components.tasks.join_next().await.is_some() {}
+            return Err(error);
+        }
+        components.supervise().await
+    })
+}
 
-            let (stop, stopping) = watch::channel(false);
-            let stopped = move || {
-                let mut stopping = stopping.clone();
-                async move {
-                    let _ = stopping.wait_for(|stop| *stop).await;
-                }
-            };
-            let signal = stop.clone();
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                let _ = signal.send(true);
-            });
-            let mut tasks = JoinSet::new();
+/// Starts the API, then every other enabled component, on `components`.
+async fn start(
+    components: &mut Components,
+    mut config: UpConfig,
+    token: String,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let storage = storage(&config.api.storage).await?;
+    let store = Store::new(storage.clone());
+    let api = Api::new(store.clone(), api_settings(&config.api));
+    let plane: Arc<dyn ControlPlane> = Arc::new(api.clone());
+    let listen = config.api.listen;
+    let listener = TcpListener::bind(listen)
+        .with_context(|| format!("cannot listen on {listen} (--bind-address, --bind-port)"))?;
+    let address = listener.local_addr()?;
+    let state = ApiState::new(api, Some(token.clone())).with_body_limit(config.api.body_limit);
+    let serving = server::serve(listener, server::router(state), None, components.stopped());
+    components.spawn("api", async move { Ok(serving.await?) });
+    announce(address, &token, &config.data_dir, started);
 
-            let storage = storage(&config.api.storage).await?;
-            let store = Store::new(storage.clone());
-            let api = Api::new(store.clone(), api_settings(&config.api));
-            let plane: Arc<dyn ControlPlane> = Arc::new(api.clone());
-            let listener = TcpListener::bind(config.api.listen).with_context(|| {
-                format!(
-                    "cannot listen on {} (--bind-address, --bind-port)",
-                    config.api.listen
-                )
-            })?;
-            let address = listener.local_addr()?;
-            let state =
-                ApiState::new(api, Some(token.clone())).with_body_limit(config.api.body_limit);
-            let serving = server::serve(listener, server::router(state), None, stopped());
-            tasks.spawn(async move { ("api", serving.await.map_err(anyhow::Error::from)) });
-            announce(address, &token, &config.data_dir, started);
+    let (controller, until) = (config.controller.clone(), components.stopped());
+    components.spawn("controller", async move {
+        run_controller::lead(storage, &controller, until).await
+    });
+    if let Some(discovery) = config.discovery.take() {
+        let (plane, until) = (plane.clone(), components.stopped());
+        components.spawn("discovery", async move {
+            run_discovery::serve(&discovery, store, plane, until).await
+        });
+    }
+    if let Some(exporter) = config.exporter.take() {
+        let (plane, until) = (plane.clone(), components.stopped());
+        components.spawn("exporter", async move {
+            run_exporter::serve(&exporter, None, Some(plane), until).await
+        });
+    }
+    if let Some(ingress) = config.ingress.take() {
+        let driver = Arc::new(Haproxy::new(ingress.haproxy));
+        let (plane, until) = (plane.clone(), components.stopped());
+        components.spawn("ingress", async move {
+            member::run(plane, &hostname(), driver, until).await;
+            Ok(())
+        });
+    }
+    if let Some(node) = config.node.take() {
+        let agent = run_node::agent(&node, plane)
+            .await
+            .context("the node agent (--disable node runs without one)")?;
+        let until = components.stopped();
+        components.spawn("node", async move {
+            agent.run(until).await;
+            Ok(())
+        });
+    }
+    Ok(())
+}
 
-            let controller = config.controller.clone();
-            let until = stopped();
-            tasks.spawn(async move {
-                let led = run_controller::lead(storage, &controller, until).await;
-                ("controller", led)
-            });
-            if let Some(discovery) = config.discovery.take() {
-                let (store, plane, until) = (store.clone(), plane.clone(), stopped());
-                tasks.spawn(async move {
-                    let served = run_discovery::serve(&discovery, store, plane, until).await;
-                    ("discovery", served)
-                });
-            }
-            if let Some(exporter) = config.exporter.take() {
-                let (plane, until) = (plane.clone(), stopped());
-                tasks.spawn(async move {
-                    let served = run_exporter::serve(&exporter, None, Some(plane), until).await;
-                    ("exporter", served)
-                });
-            }
-            if let Some(ingress) = config.ingress.take() {
-                let (plane, until) = (plane.clone(), stopped());
-                tasks.spawn(async move {
-                    let driver = Arc::new(Haproxy::new(ingress.haproxy));
-                    member::run(plane, &hostname(), driver, until).await;
-                    ("ingress", Ok(()))
-                });
-            }
-            if let Some(node) = config.node.take() {
-                let agent = run_node::agent(&node, plane.clone())
-                    .await
-                    .context("the node agent (--disable node runs without one)");
-                let agent = match agent {
-                    Ok(agent) => agent,
-                    Err(error) => {
-                        let _ = stop.send(true);
-                        while tasks.join_next().await.is_some() {}
-                        return Err(error);
-                    }
-                };
-                let until = stopped();
-                tasks.spawn(async move {
-                    agent.run(until).await;
-                    ("node", Ok(()))
-                });
-            }
+/// The running components, each a task that ends with its name and
+/// result, and the flag that stops them all.
+struct Components {
+    tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
+    stop: watch::Sender<bool>,
+}
 
-            let mut failure = None;
-            while let Some(joined) = tasks.join_next().await {
-                let (component, result) = joined.context("a component panicked")?;
-                if let Err(error) = result {
-                    tracing::error!(component, "{error:#}; stopping everything");
-                    failure.get_or_insert(
-                        error.context(format!("the {component} failed{}", hint(component))),
-                    );
-                }
-                // Whatever ends first, the rest follow.
-                let _ = stop.send(true);
+impl Components {
+    fn new() -> Self {
+        Self {
+            tasks: JoinSet::new(),
+            stop: watch::channel(false).0,
+        }
+    }
+
+    /// Completes once the components are told to stop.
+    fn stopped(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut stopping = self.stop.subscribe();
+        async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        }
+    }
+
+    fn spawn(
+        &mut self,
+        component: &'static str,
+        task: impl Future<Output = anyhow::Result<()>> + Send + 'static,
+    ) {
+        self.tasks.spawn(async move { (component, task.await) });
+    }
+
+    /// Waits for every component: whichever ends first, the rest follow;
+    /// the first failure is the result.
+    async fn supervise(mut self) -> anyhow::Result<()> {
+        let mut failure = None;
+        while let Some(joined) = self.tasks.join_next().await {
+            let (component, result) = joined.context("a component panicked")?;
+            if let Err(error) = result {
+                tracing::error!(component, "{error:#}; stopping everything");
+                failure.get_or_insert(
+                    error.context(format!("the {component} failed{}", hint(component))),
+                );
             }
-            tracing::info!("stopped");
-            failure.map_or(Ok(()), Err)
-        })
+            self.stop.send_replace(true);
+        }
+        tracing::info!("stopped");
+        failure.map_or(Ok(()), Err)
+    }
 }
 
 /// What to try when `component` fails to start.
@@ -174,57 +202,4 @@ fn announce(address: SocketAddr, token: &str, data_dir: &Path, started: Instant)
         data_dir.display()
     );
     println!("  export LB_API_URI=http://{uri} LB_ACCESS_TOKEN={token}");
-}
-
-/// The token kept in `path`, created (mode 600) with a random one on the
-/// first start.
-fn token_from_file(path: &Path) -> anyhow::Result<String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let token = text.trim().to_owned();
-            anyhow::ensure!(
-                !token.is_empty(),
-                "the token file {} is empty: delete it to have one generated, or pass --access-token",
-                path.display()
-            );
-            Ok(token)
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            let token = uuid::Uuid::new_v4().simple().to_string();
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .with_context(|| format!("cannot create the token file {}", path.display()))?;
-            writeln!(file, "{token}")
-                .and_then(|()| file.sync_all())
-                .with_context(|| format!("cannot write the token file {}", path.display()))?;
-            Ok(token)
-        }
-        Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_token_is_generated_once_and_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("token");
-        let first = token_from_file(&path).unwrap();
-        assert_eq!(first.len(), 32);
-        assert_eq!(token_from_file(&path).unwrap(), first);
-        let mode = std::os::unix::fs::PermissionsExt::mode(
-            &std::fs::metadata(&path).unwrap().permissions(),
-        );
-        assert_eq!(mode & 0o777, 0o600);
-        std::fs::write(&path, "\n").unwrap();
-        let error = token_from_file(&path).unwrap_err().to_string();
-        assert!(error.contains("is empty"), "{error}");
-    }
 }

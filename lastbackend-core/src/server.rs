@@ -44,7 +44,7 @@ use axum::extract::DefaultBodyLimit;
 
 use crate::api::Api;
 
-pub use auth::{TOKEN_QUERY, presented as presented_token};
+pub use auth::{TOKEN_QUERY, presented as presented_token, token_file};
 pub use error::{HttpError, HttpResult};
 pub use openapi::openapi;
 pub use serve::serve;

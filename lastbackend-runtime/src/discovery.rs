@@ -6,8 +6,10 @@
 //!   ports, built from [`Endpoint`](lastbackend_core::model::Endpoint)
 //!   objects. Lookups never touch storage.
 //! - [`EndpointWatch`] loads the `endpoint/` collection into a zone and keeps
-//!   it current with a revisioned watch, relisting when the history it needs
-//!   is compacted.
+//!   it current through core's
+//!   [`object_watcher`](lastbackend_core::storage::watcher::object_watcher)
+//!   (a revisioned watch, relisting when the history it needs is
+//!   compacted).
 //! - [`ServiceZoneHandler`] answers for the zone as a hickory
 //!   [`ZoneHandler`](hickory_server::zone_handler::ZoneHandler), so it can be
 //!   put in any [`Catalog`](hickory_server::zone_handler::Catalog).
@@ -75,9 +77,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// The first list of endpoints failed.
+    /// The first list of endpoints failed (or held an undecodable one).
     #[error("cannot list the endpoints: {0}")]
-    ListFailed(#[from] lastbackend_core::storage::Error),
+    ListFailed(#[from] lastbackend_core::storage::watcher::Error),
     /// A UDP or TCP socket could not be bound.
     #[error("cannot listen on {address} ({protocol})")]
     BindFailed {

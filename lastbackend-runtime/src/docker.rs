@@ -66,6 +66,23 @@ impl DockerRuntime {
         Ok(Self { docker })
     }
 
+    /// Fails unless the engine speaks API `major.minor` or later, for a
+    /// node that needs a newer engine than the oldest one it can talk to.
+    pub fn require_api_version(&self, major: usize, minor: usize) -> Result<()> {
+        let version = self.docker.client_version();
+        let have = (version.major_version, version.minor_version);
+        if have < (major, minor) {
+            return Err(Error::backend(
+                DRIVER,
+                format_args!(
+                    "the engine speaks API {}.{}, older than {major}.{minor}",
+                    have.0, have.1
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The bollard client, for what the traits do not cover.
     pub fn client(&self) -> &Docker {
         &self.docker

@@ -10,9 +10,11 @@
 //!   a whole manifest and say how each route went, and stop. [`haproxy`]
 //!   is the reference driver; another proxy is another implementation,
 //!   handed over as `Arc<dyn IngressDriver>`.
-//! - [`member::run`]: the member loop: registers, long-polls its manifest
-//!   over a [`ControlPlane`](lastbackend_core::api::ControlPlane), applies
-//!   each new revision with the driver and reports route states.
+//! - [`member::run`]: the member loop: long-polls its manifest over a
+//!   [`ControlPlane`](lastbackend_core::api::ControlPlane), applies each
+//!   new revision with the driver, and reports route states and readiness
+//!   through core's [`Membership`](lastbackend_core::api::Membership)
+//!   heartbeat.
 //!
 //! ```no_run
 //! use std::collections::BTreeMap;

@@ -12,6 +12,7 @@ use super::{
     ApiClientArgs, ApiClientFile, CommonArgs, ConfigError, DomainFile, StorageArgs, StorageConfig,
     StorageFile, TlsFiles, TokenArgs,
 };
+use lastbackend_core::units::parse_duration;
 use lastbackend_runtime::discovery::{DEFAULT_TTL, ZoneConfig};
 
 /// The DNS port of the docs.
@@ -142,7 +143,7 @@ impl DiscoveryConfig {
         const TTL: &str = "--dns-ttl (YAML `dns.ttl`)";
         let ttl = match (args.dns_ttl, file.dns.ttl) {
             (Some(text), _) | (None, Some(TtlValue::Text(text))) => {
-                parse_duration(&text).map_err(|e| ConfigError::invalid(TTL, e))?
+                parse_duration(&text).map_err(|e| ConfigError::invalid(TTL, e.to_string()))?
             }
             (None, Some(TtlValue::Seconds(seconds))) => Duration::from_secs(seconds),
             (None, None) => Duration::from_secs(DEFAULT_TTL.into()),
@@ -212,46 +213,6 @@ fn parse_upstreams(list: &[String], setting: &str) -> Result<Upstreams, ConfigEr
         })
         .collect::<Result<_, _>>()?;
     Ok(Upstreams::Servers(servers))
-}
-
-/// Seconds (`30`) or Go-style durations (`30s`, `5m`, `1h30m`, `24h`).
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let accepted = "accepted: seconds (30) or a duration such as 30s, 5m, 1h30m";
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
-    }
-    let mut total: u64 = 0;
-    let mut rest = text;
-    if rest.is_empty() {
-        return Err(format!("empty: {accepted}"));
-    }
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let unit_len = rest[digits..]
-            .bytes()
-            .take_while(u8::is_ascii_alphabetic)
-            .count();
-        if digits == 0 || unit_len == 0 {
-            return Err(format!("{text:?} is not a duration: {accepted}"));
-        }
-        let value: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("{text:?} is too long"))?;
-        let unit = match &rest[digits..digits + unit_len] {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86400,
-            other => return Err(format!("unknown unit {other:?} in {text:?}: {accepted}")),
-        };
-        total = value
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| format!("{text:?} is too long"))?;
-        rest = &rest[digits + unit_len..];
-    }
-    Ok(Duration::from_secs(total))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::task::{JoinError, JoinHandle};
 use tokio::time::Instant;
 
 use super::ControlPlane;
@@ -156,6 +157,18 @@ impl Membership {
         }
     }
 
+    /// Runs [`Membership::run`] on a task of the current runtime until
+    /// [`MembershipTask::stop`]: for a member whose report the caller
+    /// changes through the sender of `reports`, or never (the receiver of
+    /// a channel whose sender is dropped).
+    pub fn spawn(self, reports: watch::Receiver<MemberReport>) -> MembershipTask {
+        let (stop, mut stopping) = watch::channel(false);
+        let task = tokio::spawn(self.run(reports, async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        }));
+        MembershipTask { stop, task }
+    }
+
     /// Pushes `report` marked not ready; online ends with the lease.
     async fn stopping(&self, mut report: MemberReport) {
         report.presence.ready = false;
@@ -166,5 +179,22 @@ impl Membership {
         {
             tracing::warn!(kind = %self.kind, name = self.name, %error, "could not report stopping");
         }
+    }
+}
+
+/// A [`Membership`] running on its own task, from [`Membership::spawn`].
+#[derive(Debug)]
+pub struct MembershipTask {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl MembershipTask {
+    /// Ends the heartbeat the way [`Membership::run`] ends at its shutdown
+    /// (reporting not ready, when registered), and waits for it; an error
+    /// only when the task panicked.
+    pub async fn stop(self) -> Result<(), JoinError> {
+        self.stop.send_replace(true);
+        self.task.await
     }
 }

@@ -55,7 +55,7 @@ pub use convert::{
     config_spec, namespace_spec, route_spec, secret_spec, service_spec, volume_spec,
 };
 pub use error::{ApiError, Result, reason_phrase};
-pub use membership::{DEFAULT_REPORT_EVERY, Membership};
+pub use membership::{DEFAULT_REPORT_EVERY, Membership, MembershipTask};
 
 use crate::model::{Kind, Namespace, Object, SelfLink};
 use crate::storage::Revision;

@@ -17,6 +17,15 @@ pub struct Presence {
     pub online: bool,
 }
 
+impl Presence {
+    /// A member that serves: ready, and its lease alive (what a member
+    /// reports while it runs).
+    pub const READY: Self = Self {
+        ready: true,
+        online: true,
+    };
+}
+
 /// An ingress server (HAProxy under an agent).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

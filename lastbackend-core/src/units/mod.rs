@@ -1,5 +1,6 @@
 //! The quantities manifests are written in: memory sizes ([`Ram`]), CPU
-//! amounts ([`Cpu`]) and port mappings ([`PortMapping`]).
+//! amounts ([`Cpu`]) and port mappings ([`PortMapping`]); and the
+//! durations of configuration files ([`parse_duration`]).
 //!
 //! Each type stores one canonical unit (bytes, millicores, numbers), parses
 //! every form the original accepted plus a few it panicked on, and prints a
@@ -26,12 +27,14 @@
 //! ```
 
 mod cpu;
+mod duration;
 mod port;
 mod ram;
 #[cfg(test)]
 mod tests;
 
 pub use cpu::Cpu;
+pub use duration::parse_duration;
 pub use port::{PortMapping, Protocol};
 pub use ram::Ram;
 

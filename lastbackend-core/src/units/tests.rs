@@ -166,3 +166,15 @@ fn error_message_names_the_value_the_reason_and_the_accepted_forms() {
             .starts_with("invalid CPU amount \"0.0005\": finer than 1m")
     );
 }
+
+#[test]
+fn durations_parse_like_go() {
+    use std::time::Duration;
+    assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
+    assert_eq!(parse_duration("2m5s").unwrap(), Duration::from_secs(125));
+    assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86400));
+    assert!(parse_duration("").is_err());
+    assert!(parse_duration("h").is_err());
+    assert!(parse_duration("5 minutes").is_err());
+    assert!(parse_duration("99999999999999999999h").is_err());
+}

@@ -7,6 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use hickory_server::proto::rr::rdata::{A, AAAA, NS, SOA, SRV};
 use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordSet, RecordType};
+use lastbackend_core::manifest::is_dns_label;
 use lastbackend_core::model::Endpoint;
 use lastbackend_core::storage::Revision;
 use lastbackend_core::units::Protocol;
@@ -51,12 +52,16 @@ impl ZoneConfig {
         }
         let mut origin = Name::from_ascii(trimmed).map_err(|e| invalid(e.to_string()))?;
         origin.set_fqdn(true);
-        if !origin
-            .iter()
-            .all(|label| std::str::from_utf8(label).is_ok_and(is_dns_label))
-        {
+        // Core's one label rule (DNS-1123, the rule of the service and
+        // namespace names below it), without case: DNS names have none.
+        let label = |label: &[u8]| {
+            std::str::from_utf8(label).is_ok_and(|l| is_dns_label(&l.to_ascii_lowercase()))
+        };
+        if !origin.iter().all(label) {
             return Err(invalid(
-                "accepted: labels of letters, digits and '-' separated by dots".into(),
+                "accepted: DNS-1123 labels (letters, digits and '-', starting and ending \
+                 with a letter or digit, at most 63) separated by dots"
+                    .into(),
             ));
         }
         Ok(Self {
@@ -390,16 +395,6 @@ impl ServiceZone {
         };
         single_set(name, self.config.ttl, rdata)
     }
-}
-
-/// Letters, digits and inner dashes: what a service or namespace name must
-/// be to make a name (no `_`, which SRV labels use, no `*`).
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
 }
 
 /// `label.parent`, if `label` is one valid label (lowercased: names are

@@ -5,25 +5,21 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use bytes::Bytes;
 use futures::StreamExt;
-use lastbackend_core::api::types::ErrorBody;
+use lastbackend_core::server::{HttpError, presented_token};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tokio::sync::broadcast;
 
 use super::{Exporter, LiveLine, StoreError, StoredLine};
-
-/// The query parameter that carries the token where headers cannot, as on
-/// the API.
-const TOKEN_QUERY: &str = "x-lastbackend-token";
 
 #[derive(Clone)]
 struct HttpState {
@@ -49,6 +45,8 @@ async fn authenticate(State(state): State<HttpState>, request: Request, next: Ne
     let Some(expected) = state.token.as_deref() else {
         return next.run(request).await;
     };
+    // The API's rule (the API forwards its own token when it proxies, and
+    // readers use one token for both): the header first, then the query.
     match presented_token(&request) {
         Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => {
             next.run(request).await
@@ -60,33 +58,10 @@ async fn authenticate(State(state): State<HttpState>, request: Request, next: Ne
     }
 }
 
-/// The token a request carries, by the API's rule (the API forwards its
-/// own token when it proxies, and readers use one token for both): the
-/// `Authorization: Bearer` header first, then the query parameter.
-fn presented_token(request: &Request) -> Option<String> {
-    if let Some(value) = request.headers().get(header::AUTHORIZATION) {
-        let (scheme, token) = value.to_str().ok()?.trim().split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_owned());
-    }
-    let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(request.uri()).ok()?;
-    pairs
-        .into_iter()
-        .find(|(key, _)| key == TOKEN_QUERY)
-        .map(|(_, value)| value)
-}
-
 /// An error in the API's body shape (`{code,status,message}`), so a reader
 /// gets the same answer straight from here as through the API's proxy.
 fn error_response(status: StatusCode, message: impl Into<String>) -> Response {
-    let body = ErrorBody {
-        code: status.as_u16(),
-        status: status.canonical_reason().unwrap_or("Error").to_owned(),
-        message: message.into(),
-        errors: Vec::new(),
-    };
-    (status, Json(body)).into_response()
+    HttpError::new(status, message).into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use lastbackend_core::manifest::internal::IngressManifest;
+use lastbackend_core::manifest::is_dns_label;
 use lastbackend_core::model::{EndpointSpec, RouteSpec};
 use lastbackend_core::units::Protocol;
 
@@ -141,7 +142,7 @@ fn plan_route(
     let host = spec.endpoint.trim().to_ascii_lowercase();
     if kind != PortKind::Tcp && !valid_host(&host) {
         return Err(format!(
-            "spec.endpoint {:?}: not a host name (letters, digits, '-' and '.')",
+            "spec.endpoint {:?}: not a host name (DNS-1123 labels separated by '.')",
             spec.endpoint
         ));
     }
@@ -260,12 +261,11 @@ fn certificate(
     Ok(format!("{}\n{}\n", cert.trim_end(), key.trim_end()))
 }
 
+/// Whether `host` (lowercased: HTTP host names have no case) is a name an
+/// HTTP `Host` header or SNI can carry: core's DNS-1123 labels separated by
+/// dots, at most 253 bytes.
 fn valid_host(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 253
-        && host
-            .split('.')
-            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    host.len() <= 253 && host.split('.').all(is_dns_label)
 }
 
 /// `text` as an identifier a proxy accepts: letters, digits and `-` kept,

@@ -131,13 +131,3 @@ fn bad_values_name_their_setting() {
     let err = load(&["-c", file.path().to_str().unwrap()]).unwrap_err();
     assert!(err.to_string().contains("dns.upstream"), "{err}");
 }
-
-#[test]
-fn durations_parse_like_go() {
-    assert_eq!(parse_duration("45").unwrap(), Duration::from_secs(45));
-    assert_eq!(parse_duration("2m5s").unwrap(), Duration::from_secs(125));
-    assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86400));
-    assert!(parse_duration("").is_err());
-    assert!(parse_duration("h").is_err());
-    assert!(parse_duration("99999999999999999999h").is_err());
-}

@@ -1,11 +1,12 @@
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use hickory_server::proto::rr::{LowerName, RecordType};
-use lastbackend_core::model::{EndpointSpec, Meta, SelfLink};
+use lastbackend_core::model::{EndpointSpec, Kind, Meta, SelfLink};
 use lastbackend_core::storage::{
-    Error, KeyValue, LeaseId, List, MemoryStorage, Result as StorageResult, Storage, Txn,
+    Error, KeyValue, LeaseId, List, MemoryStorage, Result as StorageResult, Revision, Storage, Txn,
     WatchStream,
 };
 
