@@ -9,8 +9,6 @@ use axum::http::header;
 use axum::routing::{MethodRouter, get};
 use bytes::Bytes;
 use serde_json::{Value, json};
-use utoipa::openapi::extensions::Extensions;
-use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{
@@ -18,6 +16,8 @@ use utoipa::openapi::{
     Schema, SecurityRequirement,
 };
 use utoipa::{PartialSchema, ToSchema};
+
+mod links;
 
 use super::ApiState;
 use super::auth::TOKEN_QUERY;
@@ -79,7 +79,16 @@ pub(crate) fn document(mut document: OpenApi) -> OpenApi {
     components
         .schemas
         .insert(ManifestsBody::name().into_owned(), ManifestsBody::schema());
-    components.schemas.values_mut().for_each(unsigned);
+    // `lb` reads a config entry's `file` before sending: the API takes
+    // values only.
+    if let Some(entry) = components.schemas.get_mut("ConfigEntryManifest") {
+        let read = serde_json::to_value(&*entry).expect("a schema serializes");
+        *entry = schema(json!({"allOf": [
+            read,
+            {"type": "object", "properties": {"file": {"type": "null"}}}
+        ]}));
+    }
+    components.schemas.values_mut().for_each(tighten);
     for item in document.paths.paths.values_mut() {
         for operation in [
             &mut item.get,
@@ -91,11 +100,11 @@ pub(crate) fn document(mut document: OpenApi) -> OpenApi {
         .flatten()
         {
             for parameter in operation.parameters.iter_mut().flatten() {
-                parameter.schema.iter_mut().for_each(unsigned);
+                parameter.schema.iter_mut().for_each(tighten);
             }
         }
     }
-    link(&mut document);
+    links::link(&mut document);
     document.security = Some(vec![
         SecurityRequirement::new("bearer", Vec::<String>::new()),
         SecurityRequirement::new("token_query", Vec::<String>::new()),
@@ -152,97 +161,16 @@ fn finish(path: &str, method: &str, operation: &mut Operation) {
     );
 }
 
-/// Links from each operation that can answer 201 (a create, a member's
-/// registration) to the operations under the object it makes: the path
-/// parameters they share come from the request, the object's own (the
-/// segment after a create's path) from the answer's `meta.name`. Clients
-/// and property-based testers follow them to reach existing objects.
-fn link(document: &mut OpenApi) {
-    let mut operations = Vec::new();
-    for (path, item) in &document.paths.paths {
-        for operation in [&item.get, &item.put, &item.post, &item.delete]
-            .into_iter()
-            .flatten()
-        {
-            let creates = operation.responses.responses.contains_key("201");
-            let id = operation.operation_id.clone().unwrap_or_default();
-            operations.push((path.clone(), id, creates));
-        }
-    }
-    for (source, source_id, creates) in &operations {
-        if !*creates {
-            continue;
-        }
-        let is_post = source_id.starts_with("post_");
-        let shared: Vec<_> = path_parameters(source).collect();
-        let mut links = Vec::new();
-        for (target, target_id, _) in &operations {
-            let Some(rest) = target.strip_prefix(source.as_str()) else {
-                continue;
-            };
-            if target_id == source_id || (rest.is_empty() && is_post) {
-                continue;
-            }
-            if !rest.is_empty() && !rest.starts_with('/') {
-                continue;
-            }
-            let mut parameters = Vec::new();
-            let mut complete = true;
-            for (index, name) in path_parameters(target).enumerate() {
-                if shared.contains(&name) {
-                    parameters.push((name.to_owned(), format!("$request.path.{name}")));
-                } else if is_post
-                    && index == shared.len()
-                    && rest.starts_with(&format!("/{{{name}}}"))
-                {
-                    parameters.push((name.to_owned(), "$response.body#/meta/name".to_owned()));
-                } else {
-                    complete = false;
-                }
-            }
-            if complete {
-                links.push((target_id.clone(), parameters));
-            }
-        }
-        let item = document.paths.paths.get_mut(source).expect("listed above");
-        let operation = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-        ]
-        .into_iter()
-        .flatten()
-        .find(|operation| operation.operation_id.as_deref() == Some(source_id))
-        .expect("listed above");
-        for (status, response) in operation.responses.responses.iter_mut() {
-            let RefOr::T(response) = response else {
-                continue;
-            };
-            if !status.starts_with('2') {
-                continue;
-            }
-            for (target_id, parameters) in &links {
-                // utoipa 5 writes `Link::operation_id` as `operation_id`,
-                // which OpenAPI readers do not know: the field goes in as
-                // the document spells it.
-                let spelled = Extensions::from_iter([("operationId", target_id.as_str())]);
-                let mut builder = LinkBuilder::new().extensions(Some(spelled));
-                for (name, value) in parameters {
-                    builder = builder.parameter(name, value.as_str());
-                }
-                response
-                    .links
-                    .insert(target_id.clone(), RefOr::T(builder.build()));
-            }
-        }
-    }
-}
+/// A time as chrono reads it (RFC 3339). A day past its month's end (the
+/// 30th of February) passes the pattern and is refused.
+const DATE_TIME: &str = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]\
+    ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$";
 
-/// Bounds the unsigned integers by their type: utoipa writes a `u32` as
-/// `format: int32, minimum: 0`, which tells a client 2^31 is too large,
-/// though the server takes it.
-fn unsigned(schema: &mut RefOr<Schema>) {
+/// States what utoipa leaves to a `format`, which a JSON Schema 2020-12
+/// reader may take as a mere note: a `u32` is `format: int32, minimum: 0`,
+/// which tells a client 2^31 is too large though the server takes it, and
+/// a time is any string.
+fn tighten(schema: &mut RefOr<Schema>) {
     fn walk(value: &mut Value) {
         match value {
             Value::Object(object) => {
@@ -255,6 +183,9 @@ fn unsigned(schema: &mut RefOr<Schema>) {
                 if let Some(maximum) = maximum.filter(|_| from_zero) {
                     object.remove("format");
                     object.entry("maximum").or_insert(maximum);
+                }
+                if object.get("format").and_then(Value::as_str) == Some("date-time") {
+                    object.entry("pattern").or_insert(DATE_TIME.into());
                 }
                 object.values_mut().for_each(walk);
             }
@@ -271,8 +202,9 @@ fn schema(value: Value) -> RefOr<Schema> {
     serde_json::from_value(value).expect("a valid schema")
 }
 
-/// An apply's body: one manifest or a non-empty array of them, each naming
-/// its `kind`, of the kinds that live in a namespace (a namespace is made by
+/// An apply's body: one manifest or an array of them (`null`, in the array
+/// or as the body, is skipped like an empty YAML document), each naming
+/// its `kind` and `version`, of the kinds that live in a namespace (a namespace is made by
 /// `POST /namespace`); as YAML, one or more documents of the same shape.
 impl PartialSchema for ManifestsBody {
     fn schema() -> RefOr<Schema> {
@@ -287,15 +219,16 @@ impl PartialSchema for ManifestsBody {
         .map(|name| {
             json!({"allOf": [
                 {"$ref": format!("#/components/schemas/{name}")},
-                {"type": "object", "required": ["kind"]}
+                {"type": "object", "required": ["kind", "version"]}
             ]})
         })
         .collect();
         schema(json!({
-            "description": "One manifest or several, each naming its `kind`.",
+            "description": "One manifest or several, each naming its `kind` and `version`.",
             "oneOf": [
                 {"oneOf": kinds},
-                {"type": "array", "items": {"oneOf": kinds}, "minItems": 1}
+                {"type": "array", "items": {"anyOf": [{"oneOf": kinds}, {"type": "null"}]}},
+                {"type": "null"}
             ]
         }))
     }
