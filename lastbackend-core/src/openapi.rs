@@ -25,15 +25,20 @@
 //! - scalars read as text (`name: 2048`, `value: true`) allow numbers and
 //!   booleans, as the reader does.
 //!
-//! What they cannot say is written on the type it concerns: "exactly one
-//! of" sources, a request not above its limit, names that must be unique or
-//! refer to something, an `auth` secret's keys, sizes that leave part of a
-//! byte. Integers must be written without a fraction (`2`, not `2.0`), which
-//! JSON Schema's `integer` does not say.
+//! - rules across fields are stated beside the derived schemas: "exactly
+//!   one of" sources, an `auth` secret's keys, TLS or TCP, a namespace's
+//!   limits both or neither; an optional object or list may be `null`,
+//!   which the reader reads as empty.
+//!
+//! What they cannot say is written on the type it concerns: a request not
+//! above its limit, names that must be unique or refer to something, sizes
+//! that leave part of a byte. Integers must be written without a fraction
+//! (`2`, not `2.0`), which JSON Schema's `integer` does not say.
 
 mod documents;
 mod formats;
 pub mod patterns;
+mod rules;
 #[cfg(test)]
 mod tests;
 
@@ -112,6 +117,7 @@ pub fn schemas() -> BTreeMap<String, RefOr<Schema>> {
         })
         .collect();
     close_manifests(&mut schemas);
+    rules::state(&mut schemas);
     schemas
         .into_iter()
         .map(|(name, json)| (name, formats::schema(json)))
@@ -122,8 +128,14 @@ pub fn schemas() -> BTreeMap<String, RefOr<Schema>> {
 /// reaches that says nothing of other properties: the manifest reader
 /// refuses unknown fields at every depth. Objects inside an `allOf` (a
 /// flattened field) stay open, as JSON Schema would read the other parts'
-/// properties as unknown there.
+/// properties as unknown there. An optional field that holds an object or
+/// a list also takes `null`, which the reader reads as empty.
 fn close_manifests(schemas: &mut BTreeMap<String, Value>) {
+    let containers: BTreeSet<String> = schemas
+        .iter()
+        .filter(|(_, schema)| is_container(schema))
+        .map(|(name, _)| format!("#/components/schemas/{name}"))
+        .collect();
     let mut pending: Vec<String> = documents::NAMES.map(str::to_owned).to_vec();
     let mut seen = BTreeSet::new();
     while let Some(name) = pending.pop() {
@@ -132,7 +144,70 @@ fn close_manifests(schemas: &mut BTreeMap<String, Value>) {
         }
         if let Some(schema) = schemas.get_mut(&name) {
             close(schema, false, &mut pending);
+            if name != documents::NAMES[0] {
+                null_is_empty(schema, &containers);
+            }
         }
+    }
+}
+
+/// Whether `schema` is an object or a list (and not already `null`).
+fn is_container(schema: &Value) -> bool {
+    match schema.get("type") {
+        Some(Value::String(kind)) => kind == "object" || kind == "array",
+        Some(_) => false,
+        None => schema.get("properties").is_some(),
+    }
+}
+
+/// Whether `property` is an object or a list, inline, named in
+/// `containers`, or as the one part of a `oneOf` or `allOf` (how a derive
+/// writes a named type with a description).
+fn holds_container(property: &Value, containers: &BTreeSet<String>) -> bool {
+    let named = |schema: &Value| {
+        schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .is_some_and(|target| containers.contains(target))
+    };
+    let single = ["oneOf", "allOf"]
+        .iter()
+        .find_map(|key| match property.get(*key) {
+            Some(Value::Array(parts)) if parts.len() == 1 => Some(&parts[0]),
+            _ => None,
+        });
+    named(property)
+        || is_container(property)
+        || single.is_some_and(|part| named(part) || is_container(part))
+}
+
+/// Lets the optional properties of `schema` that hold an object or a list
+/// (inline or named in `containers`) be `null`, at every depth.
+fn null_is_empty(schema: &mut Value, containers: &BTreeSet<String>) {
+    match schema {
+        Value::Object(object) => {
+            let required: Vec<Value> = match object.get("required") {
+                Some(Value::Array(required)) => required.clone(),
+                _ => Vec::new(),
+            };
+            if let Some(Value::Object(properties)) = object.get_mut("properties") {
+                for (name, property) in properties.iter_mut() {
+                    if !required.contains(&Value::from(name.as_str()))
+                        && holds_container(property, containers)
+                    {
+                        let inner = property.take();
+                        *property = serde_json::json!({"anyOf": [inner, {"type": "null"}]});
+                    }
+                }
+            }
+            for value in object.values_mut() {
+                null_is_empty(value, containers);
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| null_is_empty(item, containers)),
+        _ => {}
     }
 }
 

@@ -91,12 +91,14 @@ impl ApiState {
     }
 }
 
-/// Every route of the REST API over `state`.
+/// Every route of the REST API over `state`, and `GET /openapi.json`
+/// describing them.
 pub fn router(state: ApiState) -> Router {
     let body_limit = state.body_limit;
-    routes::routes()
+    let (routes, collected) = routes::routes().split_for_parts();
+    routes
         .route("/events", axum::routing::get(events::events))
-        .route(openapi::PATH, axum::routing::get(openapi::serve_document))
+        .route(openapi::PATH, openapi::serve(&openapi::document(collected)))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

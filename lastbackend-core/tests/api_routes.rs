@@ -130,6 +130,27 @@ async fn the_openapi_document_is_open_and_lists_every_route() {
     assert!(doc["paths"]["/namespace"]["post"]["requestBody"].is_object());
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
     assert!(doc["components"]["schemas"]["ScaleBody"].is_object());
+    // A create links to the operations on what it made.
+    let link = &doc["paths"]["/namespace"]["post"]["responses"]["201"]["links"]["get_namespace_ns"];
+    assert_eq!(link["operationId"], "get_namespace_ns");
+    assert_eq!(link["parameters"]["ns"], "$response.body#/meta/name");
+    // The constraints the validators enforce are in the document.
+    let name = &doc["components"]["schemas"]["DnsLabel"];
+    assert_eq!(name["maxLength"], 63);
+}
+
+#[tokio::test]
+async fn node_labels_follow_the_manifest_rules() {
+    let app = app();
+    let (status, body) = call(
+        &app,
+        "PUT",
+        "/cluster/node/n1/meta",
+        json!({"labels": {"": "x"}}),
+    )
+    .await;
+    assert_error(status, &body, 400);
+    assert_eq!(body["errors"][0]["path"], "labels");
 }
 
 #[tokio::test]

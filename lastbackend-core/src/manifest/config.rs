@@ -48,8 +48,9 @@ pub enum ConfigType {
     File,
 }
 
-/// One key of a config: exactly one of `value` or `file` (not stated in the
-/// OpenAPI schema, which has no way to tell an absent field from `null`).
+/// One key of a config: exactly one of `value` or `file`, `null` counting as
+/// absent (the OpenAPI schema states it beside the type; the API takes
+/// values only, as `lb` reads files before sending).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]

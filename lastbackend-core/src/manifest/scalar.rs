@@ -50,10 +50,21 @@ impl Visitor<'_> for ScalarVisitor {
         Ok(v.to_string())
     }
 
+    /// A float beyond 2^53 has lost digits on the way (a JSON or YAML
+    /// reader keeps integers exact only up to `u64::MAX`), so its text
+    /// would not be what was written: refused.
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+        if v.abs() > MAX_EXACT_FLOAT {
+            return Err(E::custom(format!(
+                "{v} has more digits than a number keeps: quote it"
+            )));
+        }
         Ok(v.to_string())
     }
 }
+
+/// The largest float whose integers are all exact: 2^53.
+const MAX_EXACT_FLOAT: f64 = 9_007_199_254_740_992.0;
 
 /// A scalar as its text.
 pub(crate) fn string<'de, D: Deserializer<'de>>(de: D) -> Result<String, D::Error> {

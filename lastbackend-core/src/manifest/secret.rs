@@ -27,8 +27,8 @@ pub struct SecretSpecManifest {
     #[serde(rename = "type")]
     pub kind: SecretType,
     /// Key/value pairs, plain text (the server encodes them for storage).
-    /// An `auth` secret needs the keys [`SecretType::AUTH_KEYS`], which the
-    /// OpenAPI schema does not say.
+    /// An `auth` secret needs the keys [`SecretType::AUTH_KEYS`] (the OpenAPI
+    /// schema states it beside the type).
     #[serde(
         deserialize_with = "scalar::map",
         skip_serializing_if = "BTreeMap::is_empty"

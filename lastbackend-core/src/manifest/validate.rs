@@ -178,7 +178,9 @@ impl Validator {
         }
     }
 
-    fn labels(&mut self, name: &str, labels: &BTreeMap<String, String>) {
+    /// Checks the label keys and values under field `name`, as a
+    /// manifest's `meta.labels`.
+    pub fn labels(&mut self, name: &str, labels: &BTreeMap<String, String>) {
         self.field(name, |v| {
             for (key, value) in labels {
                 if !is_label_key(key) {

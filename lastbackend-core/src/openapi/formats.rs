@@ -39,14 +39,22 @@ macro_rules! json_schema {
 /// read as `"2048"` and `"true"`. A number is written out in full, without
 /// an exponent.
 fn scalar() -> Value {
-    json!({"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]})
+    json!({"anyOf": [{"type": "string"}, number(), {"type": "boolean"}]})
+}
+
+/// A number the reader keeps exactly: an integer from `i64::MIN` to
+/// `u64::MAX` (beyond them a reader makes it a float, which loses digits
+/// past 2^53 and is refused), or a float within that range.
+fn number() -> Value {
+    json!({"type": "number", "minimum": i64::MIN, "maximum": u64::MAX})
 }
 
 /// A DNS-1123 label, what every object name is.
 pub struct DnsLabel;
 
 /// An object name in a manifest: a DNS-1123 label, or a number or boolean
-/// whose text is one (`name: 2048`).
+/// whose text is one (`name: 2048`); a number up to `u64::MAX`, beyond
+/// which a reader loses its digits.
 pub struct Name;
 
 /// A host name: DNS-1123 labels joined by dots.
@@ -130,7 +138,7 @@ json_schema! {
         "description": "A DNS-1123 label; a number or boolean is read as its text.",
         "anyOf": [
             dns_label(),
-            {"type": "integer", "minimum": 0, "exclusiveMaximum": 1e63},
+            {"type": "integer", "minimum": 0, "maximum": u64::MAX},
             {"type": "boolean"}
         ]
     });
@@ -139,14 +147,14 @@ json_schema! {
     });
     Scalar => scalar();
     NonEmptyScalar => json!({
-        "anyOf": [{"type": "string", "minLength": 1}, {"type": "number"}, {"type": "boolean"}]
+        "anyOf": [{"type": "string", "minLength": 1}, number(), {"type": "boolean"}]
     });
     LabelMap => json!({
         "type": ["object", "null"],
         "propertyNames": {"type": "string", "pattern": patterns::LABEL_KEY, "maxLength": patterns::KEY_MAX},
         "additionalProperties": {"anyOf": [
             {"type": "string", "pattern": patterns::LABEL_VALUE, "maxLength": patterns::KEY_MAX},
-            {"type": "number", "minimum": -1e200, "maximum": 1e200},
+            number(),
             {"type": "boolean"},
             {"type": "null"}
         ]}
@@ -172,7 +180,7 @@ json_schema! {
     });
     DataKeyScalar => json!({"anyOf": [
         {"type": "string", "pattern": patterns::DATA_KEY, "maxLength": patterns::KEY_MAX},
-        {"type": "number", "minimum": 0, "maximum": 1e200},
+        {"type": "number", "minimum": 0, "maximum": u64::MAX},
         {"type": "boolean"}
     ]});
     EnvName => json!({"type": "string", "pattern": patterns::ENV_NAME});

@@ -12,8 +12,10 @@ pub const DNS_LABEL: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 /// The longest DNS-1123 label.
 pub const DNS_LABEL_MAX: usize = 63;
 
-/// A host name: DNS labels joined by dots, at most [`KEY_MAX`] bytes.
-pub const HOSTNAME: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// A host name: DNS labels (each at most [`DNS_LABEL_MAX`]) joined by
+/// dots, at most [`KEY_MAX`] bytes.
+pub const HOSTNAME: &str =
+    "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$";
 
 /// The longest label key, data key, label value and host name, in bytes.
 pub const KEY_MAX: usize = 253;

@@ -13,6 +13,9 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
+use utoipa::openapi::Required;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::{IntoParams, PartialSchema};
 
 use super::error::HttpError;
 
@@ -170,6 +173,20 @@ impl<S: Send + Sync> FromRequest<S> for ManifestsBody {
 /// The revision of an `If-Match` header, if any (quotes allowed: an ETag).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct IfMatch(pub(crate) Option<Revision>);
+
+impl IntoParams for IfMatch {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            ParameterBuilder::new()
+                .name("If-Match")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some("Fail with 409 unless the object is at this revision."))
+                .schema(Some(Revision::schema()))
+                .build(),
+        ]
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = HttpError;

@@ -1,733 +1,247 @@
-//! `GET /openapi.json`: the OpenAPI 3.1 description of the API, built with
-//! utoipa from the route table below.
-//!
-//! The daemons' own request types derive `ToSchema`; the core's entity and
-//! wire types are described here by hand (core does not depend on utoipa),
-//! loosely where the model is large: an object's `meta` identity is precise,
-//! its `spec` and `status` are open objects.
-
-use std::sync::LazyLock;
+//! `GET /openapi.json`: the OpenAPI 3.1 description of the API, derived
+//! from the router. Each handler carries its `#[utoipa::path]` and the
+//! router mounts it by that path, so no route exists without its operation;
+//! [`document`] adds what holds for every operation, the links between
+//! them and the core's schemas ([`crate::openapi::schemas`]), which carry
+//! the validators' constraints.
 
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, get};
+use bytes::Bytes;
 use serde_json::{Value, json};
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
-use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{
-    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathItem,
-    PathsBuilder, Ref, Required, ResponseBuilder, SecurityRequirement,
+    Components, ContentBuilder, InfoBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder,
+    Schema, SecurityRequirement,
 };
+use utoipa::{PartialSchema, ToSchema};
 
+mod links;
+
+use super::ApiState;
 use super::auth::TOKEN_QUERY;
-use super::routes::MAX_SPEC_TIMEOUT;
+use super::extract::ManifestsBody;
+use crate::api::types::ErrorBody;
+use crate::manifest::{
+    ConfigManifest, Manifest, RouteManifest, SecretManifest, ServiceManifest, VolumeManifest,
+};
 
 /// Where the document is served.
 pub(crate) const PATH: &str = "/openapi.json";
 
-/// What a route takes as its body.
-#[derive(Clone, Copy)]
-enum In {
-    Nothing,
-    /// A JSON body of this schema.
-    Json(&'static str),
-    /// Manifest text (YAML or JSON).
-    Manifests,
+/// The OpenAPI document of the API.
+pub fn openapi() -> OpenApi {
+    document(super::routes::routes().into_openapi())
 }
 
-/// The query parameters of a route.
-#[derive(Clone, Copy, PartialEq)]
-enum Query {
-    None,
-    /// `?revision` (and `?watch`, described but not listed: a stream).
-    List,
-    /// `?revision&timeout` of a long-poll.
-    Spec,
-    /// `?dry_run&redeploy`.
-    Apply,
-    /// `?redeploy`.
-    Redeploy,
-    /// `?tail&follow`.
-    Logs,
+/// Answers `document`, serialized once.
+pub(crate) fn serve(document: &OpenApi) -> MethodRouter<ApiState> {
+    let json = Bytes::from(document.to_json().expect("the OpenAPI document serializes"));
+    get(move || async move { ([(header::CONTENT_TYPE, "application/json")], json) })
 }
 
-struct Route {
-    method: HttpMethod,
-    path: String,
-    summary: String,
-    body: In,
-    query: Query,
-    if_match: bool,
-    status: u16,
-    answer: String,
-}
-
-fn route(
-    method: HttpMethod,
-    path: impl Into<String>,
-    summary: impl Into<String>,
-    answer: impl Into<String>,
-) -> Route {
-    Route {
-        method,
-        path: path.into(),
-        summary: summary.into(),
-        body: In::Nothing,
-        query: Query::None,
-        if_match: false,
-        status: 200,
-        answer: answer.into(),
-    }
-}
-
-impl Route {
-    fn body(mut self, body: In) -> Self {
-        self.body = body;
-        self
-    }
-    fn query(mut self, query: Query) -> Self {
-        self.query = query;
-        self
-    }
-    fn status(mut self, status: u16) -> Self {
-        self.status = status;
-        self
-    }
-    fn if_match(mut self) -> Self {
-        self.if_match = true;
-        self
-    }
-}
-
-/// The namespaced kinds with plain CRUD: path segment, manifest, object.
-const NAMESPACED: [(&str, &str, &str); 5] = [
-    ("service", "ServiceManifest", "Service"),
-    ("secret", "SecretManifest", "Secret"),
-    ("config", "ConfigManifest", "Config"),
-    ("route", "RouteManifest", "Route"),
-    ("volume", "VolumeManifest", "Volume"),
-];
-
-/// Cluster members: path segment, object, whether it has a spec long-poll.
-const MEMBERS: [(&str, &str, Option<&str>); 3] = [
-    ("ingress", "Ingress", Some("IngressManifest")),
-    ("discovery", "Discovery", Some("DiscoveryManifest")),
-    ("exporter", "Exporter", None),
-];
-
-fn table() -> Vec<Route> {
-    use HttpMethod::{Delete, Get, Post, Put};
-    let mut routes = vec![
-        route(Get, "/cluster", "Cluster information", "Cluster"),
-        route(Get, "/cluster/node", "List nodes", "NodeList").query(Query::List),
-        route(Get, "/cluster/node/{node}", "Get a node", "Node"),
-        route(Delete, "/cluster/node/{node}", "Remove a node", "Node"),
-        route(
-            Put,
-            "/cluster/node/{node}",
-            "Register a node agent (201 when new)",
-            "Node",
-        )
-        .body(In::Json("NodeRegistration")),
-        route(
-            Put,
-            "/cluster/node/{node}/meta",
-            "Set a node's labels and description",
-            "Node",
-        )
-        .body(In::Json("NodeMeta")),
-        route(
-            Put,
-            "/cluster/node/{node}/status",
-            "Report a node's full status",
-            "Ack",
-        )
-        .body(In::Json("NodeStatusReport")),
-        route(
-            Get,
-            "/cluster/node/{node}/spec",
-            "A node's desired state, long-polled",
-            "NodeManifest",
-        )
-        .query(Query::Spec),
-        route(Get, "/namespace", "List namespaces", "NamespaceList").query(Query::List),
-        route(Post, "/namespace", "Create a namespace", "Namespace")
-            .body(In::Json("NamespaceManifest"))
-            .status(201),
-        route(Get, "/namespace/{ns}", "Get a namespace", "Namespace"),
-        route(Put, "/namespace/{ns}", "Update a namespace", "Namespace")
-            .body(In::Json("NamespaceManifest"))
-            .if_match(),
-        route(
-            Delete,
-            "/namespace/{ns}",
-            "Remove a namespace (marked destroy)",
-            "Namespace",
-        ),
-        route(
-            Put,
-            "/namespace/{ns}/apply",
-            "Apply manifests all or nothing",
-            "ApplyReport",
-        )
-        .body(In::Manifests)
-        .query(Query::Apply),
-        route(
-            Put,
-            "/namespace/{ns}/service/{name}/scale",
-            "Scale a service",
-            "Service",
-        )
-        .body(In::Json("ScaleBody")),
-        route(
-            Get,
-            "/namespace/{ns}/service/{name}/deployment",
-            "List a service's deployments",
-            "DeploymentList",
-        )
-        .query(Query::List),
-        route(
-            Get,
-            "/namespace/{ns}/service/{name}/deployment/{deployment}",
-            "Get a deployment",
-            "Deployment",
-        ),
-        route(
-            Get,
-            "/namespace/{ns}/service/{name}/deployment/{deployment}/pod",
-            "List a deployment's pods",
-            "PodList",
-        )
-        .query(Query::List),
-        route(
-            Get,
-            "/namespace/{ns}/service/{name}/pod",
-            "List a service's pods",
-            "PodList",
-        )
-        .query(Query::List),
-        route(
-            Get,
-            "/namespace/{ns}/service/{name}/logs",
-            "A service's logs (from an exporter)",
-            "Logs",
-        )
-        .query(Query::Logs),
-    ];
-    for (segment, manifest, object) in NAMESPACED {
-        let list = format!("/namespace/{{ns}}/{segment}");
-        let one = format!("/namespace/{{ns}}/{segment}/{{name}}");
-        let list_schema = format!("{object}List");
-        routes.push(route(Get, &list, format!("List {segment}s"), list_schema).query(Query::List));
-        routes.push(
-            route(Post, &list, format!("Create a {segment}"), object)
-                .body(In::Json(manifest))
-                .status(201),
-        );
-        routes.push(route(Get, &one, format!("Get a {segment}"), object));
-        let update = route(Put, &one, format!("Update a {segment}"), object)
-            .body(In::Json(manifest))
-            .if_match();
-        routes.push(if segment == "service" {
-            update.query(Query::Redeploy)
-        } else {
-            update
-        });
-        routes.push(route(Delete, &one, format!("Remove a {segment}"), object));
-    }
-    for (segment, object, spec) in MEMBERS {
-        let list = format!("/{segment}");
-        let one = format!("/{segment}/{{name}}");
-        routes.push(
-            route(
-                Get,
-                &list,
-                format!("List {segment} servers"),
-                format!("{object}List"),
-            )
-            .query(Query::List),
-        );
-        routes.push(route(Get, &one, format!("Get a {segment} server"), object));
-        routes.push(route(
-            Delete,
-            &one,
-            format!("Remove a {segment} server"),
-            object,
-        ));
-        routes.push(
-            route(
-                Put,
-                &one,
-                format!("Register a {segment} server (201 when new)"),
-                object,
-            )
-            .body(In::Json("MemberReport")),
-        );
-        routes.push(
-            route(
-                Put,
-                format!("/{segment}/{{name}}/status"),
-                format!("Report a {segment} server's status"),
-                "Ack",
-            )
-            .body(In::Json("MemberReport")),
-        );
-        if let Some(manifest) = spec {
-            routes.push(
-                route(
-                    Get,
-                    format!("/{segment}/{{name}}/spec"),
-                    format!("A {segment} server's desired state, long-polled"),
-                    manifest,
-                )
-                .query(Query::Spec),
-            );
+/// The operations the router collected, made whole: ids, tags, path
+/// parameters and the error answer every operation shares, links from each
+/// create to what it makes reachable, the security schemes, and the core's
+/// schemas last, so they replace the derived ones of the same name.
+pub(crate) fn document(mut document: OpenApi) -> OpenApi {
+    document.info = InfoBuilder::new()
+        .title("Last.Backend REST API")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(
+            "The lastbackend-rs cluster API. `GET /events` is a websocket of \
+             `{\"event\":\"<kind>:<create|update|delete>\",\"payload\":<object>}` messages.",
+        ))
+        .build();
+    for (path, item) in document.paths.paths.iter_mut() {
+        for (method, operation) in [
+            ("get", &mut item.get),
+            ("put", &mut item.put),
+            ("post", &mut item.post),
+            ("delete", &mut item.delete),
+        ] {
+            if let Some(operation) = operation {
+                finish(path, method, operation);
+            }
         }
     }
-    routes
-}
-
-fn schema_ref(name: &str) -> Ref {
-    Ref::from_schema_name(name)
-}
-
-fn json_content(schema: &str) -> utoipa::openapi::Content {
-    ContentBuilder::new()
-        .schema(Some(schema_ref(schema)))
-        .build()
-}
-
-fn query_param(name: &str, schema: Value, description: &str) -> utoipa::openapi::path::Parameter {
-    ParameterBuilder::new()
-        .name(name)
-        .parameter_in(ParameterIn::Query)
-        .required(Required::False)
-        .description(Some(description))
-        .schema(Some(schema_of(schema)))
-        .build()
-}
-
-fn schema_of(value: Value) -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
-    serde_json::from_value(value).expect("the hand-written schemas are valid")
-}
-
-fn operation(route: &Route) -> utoipa::openapi::path::Operation {
-    let mut operation = OperationBuilder::new()
-        .summary(Some(route.summary.as_str()))
-        .operation_id(Some(operation_id(route)))
-        .tag(route.path.split('/').nth(1).unwrap_or_default());
-    for segment in route.path.split('/') {
-        if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            operation = operation.parameter(
-                ParameterBuilder::new()
-                    .name(name)
-                    .parameter_in(ParameterIn::Path)
-                    .required(Required::True)
-                    .schema(Some(schema_of(json!({"type": "string", "minLength": 1})))),
-            );
+    let components = document.components.get_or_insert_with(Components::new);
+    components.security_schemes.insert(
+        "bearer".into(),
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+    );
+    components.security_schemes.insert(
+        "token_query".into(),
+        SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::new(TOKEN_QUERY))),
+    );
+    components.schemas.extend(crate::openapi::schemas());
+    components
+        .schemas
+        .insert(ManifestsBody::name().into_owned(), ManifestsBody::schema());
+    // `lb` reads a config entry's `file` before sending: the API takes
+    // values only.
+    if let Some(entry) = components.schemas.get_mut("ConfigEntryManifest") {
+        let read = serde_json::to_value(&*entry).expect("a schema serializes");
+        *entry = schema(json!({"allOf": [
+            read,
+            {"type": "object", "properties": {"file": {"type": "null"}}}
+        ]}));
+    }
+    components.schemas.values_mut().for_each(tighten);
+    for item in document.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                parameter.schema.iter_mut().for_each(tighten);
+            }
         }
     }
-    let revision = json!({"type": "integer", "minimum": 0});
-    let flag = json!({"type": "boolean"});
-    match route.query {
-        Query::None => {}
-        Query::List => {
-            operation = operation
-                .description(Some(
-                    "With `?watch=true` the answer is a stream of `WatchEvent` lines \
-                     (`application/x-ndjson`) of the changes after `revision`; a compacted \
-                     revision ends it with an error line of code 410.",
-                ))
-                .parameter(query_param(
-                    "revision",
-                    revision,
-                    "With `watch=true`: stream changes after this revision.",
-                ));
-        }
-        Query::Spec => {
-            operation = operation
-                .parameter(query_param(
-                    "revision",
-                    revision,
-                    "The revision the agent has; answers at once when the state is newer.",
-                ))
-                .parameter(query_param(
-                    "timeout",
-                    json!({"type": "integer", "minimum": 0, "maximum": MAX_SPEC_TIMEOUT}),
-                    "Seconds to wait for a newer state (default 30).",
-                ));
-        }
-        Query::Apply => {
-            operation = operation
-                .parameter(query_param(
-                    "dry_run",
-                    flag.clone(),
-                    "Report, write nothing.",
-                ))
-                .parameter(query_param(
-                    "redeploy",
-                    flag,
-                    "Roll out every service applied, changed or not.",
-                ));
-        }
-        Query::Redeploy => {
-            operation = operation.parameter(query_param(
-                "redeploy",
-                flag,
-                "Roll out a new deployment even if the template is the same.",
-            ));
-        }
-        Query::Logs => {
-            operation = operation
-                .parameter(query_param(
-                    "tail",
-                    json!({"type": "integer", "minimum": 0}),
-                    "Last lines.",
-                ))
-                .parameter(query_param("follow", flag, "Keep streaming."));
-        }
-    }
-    if route.if_match {
-        operation = operation.parameter(
+    links::link(&mut document);
+    document.security = Some(vec![
+        SecurityRequirement::new("bearer", Vec::<String>::new()),
+        SecurityRequirement::new("token_query", Vec::<String>::new()),
+    ]);
+    document
+}
+
+/// The names of a path's `{parameters}`, in order.
+fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+}
+
+/// What every operation has: an id from its method and path
+/// (`put_namespace_ns_service_name`), its path's first segment as its tag,
+/// its path parameters (non-empty strings) and the `ErrorBody` of every
+/// failure.
+fn finish(path: &str, method: &str, operation: &mut Operation) {
+    let segments: Vec<_> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.trim_matches(|c| c == '{' || c == '}'))
+        .collect();
+    operation.operation_id = Some(format!("{method}_{}", segments.join("_")));
+    operation.tags = segments.first().map(|tag| vec![(*tag).to_owned()]);
+    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+    let named: Vec<_> = path_parameters(path)
+        .map(|name| {
             ParameterBuilder::new()
-                .name("If-Match")
-                .parameter_in(ParameterIn::Header)
-                .required(Required::False)
-                .description(Some("Fail with 409 unless the object is at this revision."))
-                .schema(Some(schema_of(json!({"type": "integer", "minimum": 0})))),
-        );
-    }
-    match route.body {
-        In::Nothing => {}
-        In::Json(schema) => {
-            operation = operation.request_body(Some(
-                RequestBodyBuilder::new()
-                    .required(Some(Required::True))
-                    .content("application/json", json_content(schema))
-                    .build(),
-            ));
-        }
-        In::Manifests => {
-            operation = operation.request_body(Some(
-                RequestBodyBuilder::new()
-                    .required(Some(Required::True))
-                    .description(Some(
-                        "One or more manifests: YAML documents, a JSON object or a JSON array.",
-                    ))
-                    .content("application/json", json_content("Manifests"))
-                    .content(
-                        "application/yaml",
-                        ContentBuilder::new()
-                            .schema(Some(schema_of(json!({"type": "string"}))))
-                            .build(),
-                    )
-                    .build(),
-            ));
-        }
-    }
-    let ok = if route.answer == "Logs" {
-        ResponseBuilder::new().description("Log lines").content(
-            "text/plain",
-            ContentBuilder::new()
-                .schema(Some(schema_of(json!({"type": "string"}))))
-                .build(),
-        )
-    } else {
-        ResponseBuilder::new()
-            .description("Success")
-            .content("application/json", json_content(&route.answer))
-    };
-    operation = operation.response(route.status.to_string(), ok.build());
-    if route.path.starts_with("/cluster/node/{node}") && route.method == HttpMethod::Put {
-        if route.path == "/cluster/node/{node}" {
-            operation = operation.response(
-                "201",
-                ResponseBuilder::new()
-                    .description("Registered")
-                    .content("application/json", json_content(&route.answer))
-                    .build(),
-            );
-        }
-    } else if route.body == In::Json("MemberReport") && route.answer != "Ack" {
-        operation = operation.response(
-            "201",
-            ResponseBuilder::new()
-                .description("Registered")
-                .content("application/json", json_content(&route.answer))
-                .build(),
-        );
-    }
-    operation
-        .response(
-            "default",
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(schema(json!({"type": "string", "minLength": 1}))))
+                .build()
+        })
+        .collect();
+    parameters.splice(0..0, named);
+    operation.responses.responses.insert(
+        "default".into(),
+        RefOr::T(
             ResponseBuilder::new()
                 .description(
                     "An error: 400 invalid input (`errors` lists the field paths), \
                      401, 403, 404, 405, 409, 413, 503",
                 )
-                .content("application/json", json_content("ErrorBody"))
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(ErrorBody::name())))
+                        .build(),
+                )
                 .build(),
-        )
-        .build()
+        ),
+    );
 }
 
-impl PartialEq for In {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (In::Nothing, In::Nothing) | (In::Manifests, In::Manifests) => true,
-            (In::Json(a), In::Json(b)) => a == b,
-            _ => false,
-        }
-    }
-}
+/// A time as chrono reads it (RFC 3339). A day past its month's end (the
+/// 30th of February) passes the pattern and is refused.
+const DATE_TIME: &str = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]\
+    ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$";
 
-fn operation_id(route: &Route) -> String {
-    let method = match route.method {
-        HttpMethod::Get => "get",
-        HttpMethod::Post => "post",
-        HttpMethod::Put => "put",
-        HttpMethod::Delete => "delete",
-        _ => "other",
-    };
-    let path: Vec<_> = route
-        .path
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| s.trim_matches(|c| c == '{' || c == '}'))
-        .collect();
-    format!("{method}_{}", path.join("_"))
-}
-
-/// The component schemas of the core types.
-fn schemas() -> Vec<(String, Value)> {
-    let meta = json!({
-        "type": "object",
-        "description": "An object's identity.",
-        "properties": {
-            "name": {"type": "string"},
-            "namespace": {"type": "string"},
-            "self_link": {"type": "string"},
-            "description": {"type": "string"},
-            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-            "created": {"type": "string"},
-            "updated": {"type": "string"},
-            "revision": {"type": "integer", "minimum": 0}
-        }
-    });
-    let object = |description: &str| {
-        json!({
-            "type": "object",
-            "description": description,
-            "properties": {
-                "meta": {"$ref": "#/components/schemas/Meta"},
-                "spec": {"type": "object"},
-                "status": {"type": "object"}
+/// States what utoipa leaves to a `format`, which a JSON Schema 2020-12
+/// reader may take as a mere note: a `u32` is `format: int32, minimum: 0`,
+/// which tells a client 2^31 is too large though the server takes it, and
+/// a time is any string.
+fn tighten(schema: &mut RefOr<Schema>) {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Object(object) => {
+                let maximum = match object.get("format").and_then(Value::as_str) {
+                    Some("int32") => Some(Value::from(u32::MAX)),
+                    Some("int64") => Some(Value::from(u64::MAX)),
+                    _ => None,
+                };
+                let from_zero = object.get("minimum").and_then(Value::as_f64) == Some(0.0);
+                if let Some(maximum) = maximum.filter(|_| from_zero) {
+                    object.remove("format");
+                    object.entry("maximum").or_insert(maximum);
+                }
+                if object.get("format").and_then(Value::as_str) == Some("date-time") {
+                    object.entry("pattern").or_insert(DATE_TIME.into());
+                }
+                object.values_mut().for_each(walk);
             }
-        })
-    };
-    let manifest = |kind: &str| {
-        json!({
-            "type": "object",
-            "description": format!("A `kind: {kind}` manifest; `kind` and `version` may be left out."),
-            "properties": {
-                "kind": {"type": "string", "enum": [kind]},
-                "version": {"type": "string", "enum": ["v1"]},
-                "meta": {"$ref": "#/components/schemas/ManifestMeta"},
-                "spec": {"type": "object"}
-            },
-            "required": ["meta"]
-        })
-    };
-    let mut schemas: Vec<(String, Value)> = [
-        ("Meta", meta),
-        (
-            "ManifestMeta",
-            json!({
-                "type": "object",
-                "properties": {
-                    "name": {"type": "string"},
-                    "description": {"type": "string"},
-                    "labels": {"type": "object", "additionalProperties": {"type": "string"}}
-                },
-                "required": ["name"]
-            }),
-        ),
-        (
-            "ErrorBody",
-            json!({
-                "type": "object",
-                "properties": {
-                    "code": {"type": "integer"},
-                    "status": {"type": "string"},
-                    "message": {"type": "string"},
-                    "errors": {"type": "array", "items": {
-                        "type": "object",
-                        "properties": {
-                            "document": {"type": "integer"},
-                            "path": {"type": "string"},
-                            "reason": {"type": "string"}
-                        },
-                        "required": ["path", "reason"]
-                    }}
-                },
-                "required": ["code", "status", "message"]
-            }),
-        ),
-        (
-            "Ack",
-            json!({
-                "type": "object",
-                "properties": {"revision": {"type": "integer", "minimum": 0}},
-                "required": ["revision"]
-            }),
-        ),
-        (
-            "ApplyReport",
-            json!({
-                "type": "object",
-                "properties": {
-                    "items": {"type": "array", "items": {
-                        "type": "object",
-                        "properties": {
-                            "kind": {"type": "string"},
-                            "name": {"type": "string"},
-                            "action": {"type": "string", "enum": ["created", "updated", "unchanged"]}
-                        },
-                        "required": ["kind", "name", "action"]
-                    }},
-                    "revision": {"type": "integer", "minimum": 0},
-                    "dry_run": {"type": "boolean"}
-                },
-                "required": ["items", "revision"]
-            }),
-        ),
-        (
-            "Manifests",
-            json!({
-                "oneOf": [
-                    {"type": "object"},
-                    {"type": "array", "items": {"type": "object"}}
-                ]
-            }),
-        ),
-        ("NodeRegistration", json!({"type": "object", "description": "A node agent joins: info, labels, capacity, drivers."})),
-        ("NodeStatusReport", json!({"type": "object", "description": "A node agent's full status: resources, drivers, pods, volumes."})),
-        ("MemberReport", json!({"type": "object", "description": "An ingress, discovery or exporter server's presence and addresses."})),
-        ("NodeManifest", json!({"type": "object", "description": "A node's desired state."})),
-        ("IngressManifest", json!({"type": "object", "description": "An ingress server's desired state."})),
-        ("DiscoveryManifest", json!({"type": "object", "description": "A discovery server's desired state."})),
-    ]
-    .into_iter()
-    .map(|(name, schema)| (name.to_owned(), schema))
-    .collect();
-    for kind in [
-        "Cluster",
-        "Node",
-        "Namespace",
-        "Service",
-        "Secret",
-        "Config",
-        "Route",
-        "Volume",
-        "Deployment",
-        "Pod",
-        "Ingress",
-        "Discovery",
-        "Exporter",
-    ] {
-        schemas.push((kind.to_owned(), object(&format!("A {kind} object."))));
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
     }
-    for kind in [
-        "Node",
-        "Namespace",
-        "Service",
-        "Secret",
-        "Config",
-        "Route",
-        "Volume",
-        "Deployment",
-        "Pod",
-        "Ingress",
-        "Discovery",
-        "Exporter",
-    ] {
-        schemas.push((
-            format!("{kind}List"),
-            json!({
-                "type": "object",
-                "properties": {
-                    "items": {"type": "array", "items": {"$ref": format!("#/components/schemas/{kind}")}},
-                    "revision": {"type": "integer", "minimum": 0}
-                },
-                "required": ["items", "revision"]
-            }),
-        ));
-    }
-    for kind in [
-        "Namespace",
-        "Service",
-        "Secret",
-        "Config",
-        "Route",
-        "Volume",
-    ] {
-        schemas.push((format!("{kind}Manifest"), manifest(kind)));
-    }
-    schemas
+    let mut value = serde_json::to_value(&*schema).expect("a schema serializes");
+    walk(&mut value);
+    *schema = serde_json::from_value(value).expect("still a schema");
 }
 
-/// The OpenAPI document of the API.
-pub fn openapi() -> OpenApi {
-    let mut paths = PathsBuilder::new();
-    for route in table() {
-        paths = paths.path(
-            route.path.clone(),
-            PathItem::new(route.method.clone(), operation(&route)),
-        );
-    }
-    let mut components = ComponentsBuilder::new()
-        .schema_from::<super::routes::NodeMeta>()
-        .schema_from::<super::routes::ScaleBody>()
-        .security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        )
-        .security_scheme(
-            "token_query",
-            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::new(TOKEN_QUERY))),
-        );
-    for (name, schema) in schemas() {
-        components = components.schema(name, schema_of(schema));
-    }
-    OpenApiBuilder::new()
-        .info(
-            InfoBuilder::new()
-                .title("Last.Backend REST API")
-                .version(env!("CARGO_PKG_VERSION"))
-                .description(Some(
-                    "The lastbackend-rs cluster API. `GET /events` is a websocket of \
-                     `{\"event\":\"<kind>:<create|update|delete>\",\"payload\":<object>}` \
-                     messages.",
-                ))
-                .build(),
-        )
-        .paths(paths.build())
-        .components(Some(components.build()))
-        .security(Some([
-            SecurityRequirement::new("bearer", Vec::<String>::new()),
-            SecurityRequirement::new("token_query", Vec::<String>::new()),
-        ]))
-        .build()
+fn schema(value: Value) -> RefOr<Schema> {
+    serde_json::from_value(value).expect("a valid schema")
 }
 
-pub(crate) async fn serve_document() -> impl IntoResponse {
-    static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-        openapi()
-            .to_json()
-            .expect("the OpenAPI document serializes")
-    });
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        DOCUMENT.as_str(),
-    )
+/// An apply's body: one manifest or an array of them (`null`, in the array
+/// or as the body, is skipped like an empty YAML document), each naming
+/// its `kind` and `version`, of the kinds that live in a namespace (a namespace is made by
+/// `POST /namespace`); as YAML, one or more documents of the same shape.
+impl PartialSchema for ManifestsBody {
+    fn schema() -> RefOr<Schema> {
+        let kinds: Vec<_> = [
+            ServiceManifest::name(),
+            SecretManifest::name(),
+            ConfigManifest::name(),
+            RouteManifest::name(),
+            VolumeManifest::name(),
+        ]
+        .iter()
+        .map(|name| {
+            json!({"allOf": [
+                {"$ref": format!("#/components/schemas/{name}")},
+                {"type": "object", "required": ["kind", "version"]}
+            ]})
+        })
+        .collect();
+        schema(json!({
+            "description": "One manifest or several, each naming its `kind` and `version`.",
+            "oneOf": [
+                {"oneOf": kinds},
+                {"type": "array", "items": {"anyOf": [{"oneOf": kinds}, {"type": "null"}]}},
+                {"type": "null"}
+            ]
+        }))
+    }
+}
+
+impl ToSchema for ManifestsBody {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Manifests".into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        let name = <Manifest as ToSchema>::name().into_owned();
+        schemas.push((name, Manifest::schema()));
+        <Manifest as ToSchema>::schemas(schemas);
+    }
 }

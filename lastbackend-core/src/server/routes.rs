@@ -1,4 +1,6 @@
-//! The route table: each path with its handlers, thin over `Api`.
+//! The route table: each path with its handlers, thin over `Api`. Each
+//! handler carries its `#[utoipa::path]`, and [`routes`] mounts it by that
+//! path, so the OpenAPI document and the router are one list.
 
 mod cluster;
 mod logs;
@@ -6,34 +8,45 @@ mod members;
 mod namespaces;
 mod objects;
 
-pub(crate) use cluster::NodeMeta;
-pub(crate) use objects::ScaleBody;
-
-use axum::Router;
-use axum::routing::{get, put};
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiState;
 use crate::storage::Revision;
 
+/// What a list route says of `?watch=true`, which the document leaves out
+/// of its parameters: the answer is then an endless stream, not the list.
+pub(crate) const WATCH: &str = "With `?watch=true` the answer is a stream of `WatchEvent` lines \
+     (`application/x-ndjson`) of the changes after `revision`; a compacted revision ends it \
+     with an error line of code 410.";
+
 /// `?watch=true&revision=N` of the list routes.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     /// Stream changes instead of answering a list.
+    #[param(ignore)]
     pub(crate) watch: bool,
-    /// Changes after this revision; from now on without it.
+    /// With `watch=true`: stream changes after this revision (from now on
+    /// without it).
+    #[param(value_type = Option<u64>)]
     pub(crate) revision: Option<Revision>,
 }
 
 /// `?revision=N&timeout=S` of the agents' manifest long-poll.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct SpecQuery {
-    /// The revision the agent has.
+    /// The revision the agent has; answers at once when the state is newer.
+    #[param(value_type = Option<u64>)]
     pub(crate) revision: Option<Revision>,
-    /// How long to wait for a newer one, in seconds (default 30, at most
+    /// Seconds to wait for a newer state (default 30, at most 300:
     /// [`MAX_SPEC_TIMEOUT`]).
+    #[param(maximum = 300)]
     pub(crate) timeout: Option<u64>,
 }
 
@@ -47,97 +60,40 @@ impl SpecQuery {
     }
 }
 
-/// Every API route (without `/events` and `/openapi.json`).
-pub(crate) fn routes() -> Router<ApiState> {
+/// Every API route (without `/events` and `/openapi.json`), each with its
+/// operation in the document.
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
     use objects::{configs, routes as routes_, secrets, services, volumes};
 
-    Router::new()
-        .route("/cluster", get(cluster::cluster))
-        .route("/cluster/node", get(cluster::nodes))
-        .route(
-            "/cluster/node/{node}",
-            get(cluster::node)
-                .put(cluster::register)
-                .delete(cluster::remove),
-        )
-        .route("/cluster/node/{node}/meta", put(cluster::meta))
-        .route("/cluster/node/{node}/status", put(cluster::status))
-        .route("/cluster/node/{node}/spec", get(cluster::spec))
+    OpenApiRouter::new()
+        .routes(routes!(cluster::cluster))
+        .routes(routes!(cluster::nodes))
+        .routes(routes!(cluster::node, cluster::register, cluster::remove))
+        .routes(routes!(cluster::meta))
+        .routes(routes!(cluster::status))
+        .routes(routes!(cluster::spec))
         .merge(members::routes())
-        .route("/namespace", get(namespaces::list).post(namespaces::create))
-        .route(
-            "/namespace/{ns}",
-            get(namespaces::get)
-                .put(namespaces::update)
-                .delete(namespaces::remove),
-        )
-        .route("/namespace/{ns}/apply", put(namespaces::apply))
-        .route(
-            "/namespace/{ns}/service",
-            get(services::list).post(services::create),
-        )
-        .route(
-            "/namespace/{ns}/service/{name}",
-            get(services::get)
-                .put(services::update)
-                .delete(services::remove),
-        )
-        .route("/namespace/{ns}/service/{name}/scale", put(objects::scale))
-        .route(
-            "/namespace/{ns}/service/{name}/deployment",
-            get(objects::deployments),
-        )
-        .route(
-            "/namespace/{ns}/service/{name}/deployment/{deployment}",
-            get(objects::deployment),
-        )
-        .route(
-            "/namespace/{ns}/service/{name}/deployment/{deployment}/pod",
-            get(objects::deployment_pods),
-        )
-        .route("/namespace/{ns}/service/{name}/pod", get(objects::pods))
-        .route(
-            "/namespace/{ns}/service/{name}/logs",
-            get(logs::service_logs),
-        )
-        .route(
-            "/namespace/{ns}/secret",
-            get(secrets::list).post(secrets::create),
-        )
-        .route(
-            "/namespace/{ns}/secret/{name}",
-            get(secrets::get)
-                .put(secrets::update)
-                .delete(secrets::remove),
-        )
-        .route(
-            "/namespace/{ns}/config",
-            get(configs::list).post(configs::create),
-        )
-        .route(
-            "/namespace/{ns}/config/{name}",
-            get(configs::get)
-                .put(configs::update)
-                .delete(configs::remove),
-        )
-        .route(
-            "/namespace/{ns}/route",
-            get(routes_::list).post(routes_::create),
-        )
-        .route(
-            "/namespace/{ns}/route/{name}",
-            get(routes_::get)
-                .put(routes_::update)
-                .delete(routes_::remove),
-        )
-        .route(
-            "/namespace/{ns}/volume",
-            get(volumes::list).post(volumes::create),
-        )
-        .route(
-            "/namespace/{ns}/volume/{name}",
-            get(volumes::get)
-                .put(volumes::update)
-                .delete(volumes::remove),
-        )
+        .routes(routes!(namespaces::list, namespaces::create))
+        .routes(routes!(
+            namespaces::get,
+            namespaces::update,
+            namespaces::remove
+        ))
+        .routes(routes!(namespaces::apply))
+        .routes(routes!(services::list, services::create))
+        .routes(routes!(services::get, services::update, services::remove))
+        .routes(routes!(objects::scale))
+        .routes(routes!(objects::deployments))
+        .routes(routes!(objects::deployment))
+        .routes(routes!(objects::deployment_pods))
+        .routes(routes!(objects::pods))
+        .routes(routes!(logs::service_logs))
+        .routes(routes!(secrets::list, secrets::create))
+        .routes(routes!(secrets::get, secrets::update, secrets::remove))
+        .routes(routes!(configs::list, configs::create))
+        .routes(routes!(configs::get, configs::update, configs::remove))
+        .routes(routes!(routes_::list, routes_::create))
+        .routes(routes!(routes_::get, routes_::update, routes_::remove))
+        .routes(routes!(volumes::list, volumes::create))
+        .routes(routes!(volumes::get, volumes::update, volumes::remove))
 }

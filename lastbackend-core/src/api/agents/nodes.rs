@@ -7,6 +7,7 @@ use super::lease_key;
 use crate::api::types::{Ack, List, NodeRegistration, NodeStatusReport};
 use crate::api::{Api, ApiError, CAS_ATTEMPTS, Result, too_busy};
 use crate::manifest::internal::NodeManifest;
+use crate::manifest::{FieldError, ManifestError, Validator};
 use crate::model::{Kind, Labels, Meta, Node, Pod, SelfLink, Subnet, SubnetSpec, Volume};
 use crate::storage::Revision;
 
@@ -138,13 +139,24 @@ impl Api {
     }
 
     /// `PUT /cluster/node/{name}/meta`: replaces the node's labels and
-    /// description.
+    /// description. The labels follow a manifest's rules, as node selectors
+    /// match them.
     pub async fn update_node_meta(
         &self,
         name: &str,
         labels: Labels,
         description: String,
     ) -> Result<Node> {
+        let mut validator = Validator::new();
+        validator.labels("labels", &labels);
+        let errors: Vec<_> = validator
+            .into_errors()
+            .into_iter()
+            .map(|(path, reason)| FieldError::new(1, path, reason))
+            .collect();
+        if !errors.is_empty() {
+            return Err(ManifestError::new(errors).into());
+        }
         self.modify(
             &SelfLink::host(Kind::Node, name),
             None,

@@ -70,6 +70,7 @@ impl Components {
                     == 1
             }
             "allOf" => items(argument).iter().all(|s| self.valid(s, value)),
+            "not" => !self.valid(argument, value),
             "pattern" | "minLength" | "maxLength" => {
                 value.as_str().is_none_or(|text| match keyword {
                     "pattern" => Regex::new(argument.as_str().expect("a pattern"))

@@ -8,12 +8,11 @@ use crate::manifest::ManifestKind;
 /// accepts these bodies, the server refuses them. Each rule is written in
 /// the doc comment of the type it concerns.
 pub(super) fn limits() -> Vec<(ManifestKind, Vec<(&'static str, Value)>)> {
-    use ManifestKind::{Config, Namespace as Ns, Route, Secret, Service as Svc};
+    use ManifestKind::{Config, Namespace as Ns, Route, Service as Svc};
     let env = "/spec/template/containers/0/env";
     let two_rules = json!([{"service": "a", "port": 1}, {"service": "b", "port": 1}]);
     let entries = "/spec/data";
     vec![
-        (Secret, vec![("/spec/type", json!("auth"))]),
         (Svc, vec![(env, json!([{"name": "A"}]))]),
         (
             Svc,
@@ -28,10 +27,6 @@ pub(super) fn limits() -> Vec<(ManifestKind, Vec<(&'static str, Value)>)> {
                 env,
                 json!([{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]),
             )],
-        ),
-        (
-            Svc,
-            vec![("/spec/template/volumes", json!([{"name": "data"}]))],
         ),
         (
             Svc,
@@ -55,31 +50,14 @@ pub(super) fn limits() -> Vec<(ManifestKind, Vec<(&'static str, Value)>)> {
             )],
         ),
         (Svc, vec![("/spec/replicas", json!(2.0))]),
-        (Ns, vec![("/spec/resources/limits/ram", json!("1.3Ki"))]),
+        (Ns, vec![("/spec/resources/request/ram", json!("1.3Ki"))]),
         (
             Ns,
-            vec![("/spec/resources/limits/cpu", json!("99999999999999999999"))],
-        ),
-        (
-            Route,
-            vec![("/spec/tls", json!({"secret": "tls", "passthrough": true}))],
-        ),
-        (Route, vec![("/spec/tls", json!({}))]),
-        (
-            Route,
-            vec![
-                ("/spec/tls", json!({"passthrough": true})),
-                ("/spec/tcp", json!(true)),
-            ],
+            vec![("/spec/resources/request/cpu", json!("99999999999999999999"))],
         ),
         (
             Route,
             vec![("/spec/rules", two_rules), ("/spec/tcp", json!(true))],
-        ),
-        (Config, vec![(entries, json!([{"key": "a"}]))]),
-        (
-            Config,
-            vec![(entries, json!([{"key": "a", "value": "x", "file": "f"}]))],
         ),
         (
             Config,

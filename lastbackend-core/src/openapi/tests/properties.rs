@@ -124,7 +124,7 @@ proptest! {
 
     #[test]
     fn cpu_amounts(cpu in amount("m")) {
-        agree(ManifestKind::Namespace, "/spec/resources/limits/cpu", json!(cpu))?;
+        agree(ManifestKind::Namespace, "/spec/resources/request/cpu", json!(cpu))?;
         prop_assert!(unit_agrees::<Cpu>("Cpu", json!(cpu)));
     }
 

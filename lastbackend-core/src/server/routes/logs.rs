@@ -10,6 +10,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use http_body_util::Full;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::server::ApiState;
 use crate::server::error::{HttpError, HttpResult};
@@ -17,15 +18,29 @@ use crate::server::extract::QueryParams;
 use crate::server::http_client;
 
 /// `?tail=N&follow=true`; the token may ride along in the query.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct LogsQuery {
+    /// Last lines.
     tail: Option<u64>,
+    /// Keep streaming.
     follow: bool,
+    /// Described by the document's security schemes.
     #[serde(rename = "x-lastbackend-token")]
+    #[param(ignore)]
     _token: Option<String>,
 }
 
+/// A service's logs (from an exporter)
+///
+/// 503 when no exporter is ready to serve them.
+#[utoipa::path(
+    get,
+    path = "/namespace/{ns}/service/{name}/logs",
+    params(LogsQuery),
+    responses((status = 200, description = "Log lines", body = String, content_type = "text/plain"))
+)]
 pub(crate) async fn service_logs(
     State(state): State<ApiState>,
     Path((ns, name)): Path<(String, String)>,

@@ -2,15 +2,16 @@
 
 use crate::api::Member;
 use crate::api::types::{Ack, MemberReport};
+use crate::manifest::internal::{DiscoveryManifest, IngressManifest};
 use crate::model::{Discovery, Exporter, Ingress, Object};
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ListQuery, SpecQuery};
+use super::{ListQuery, SpecQuery, WATCH};
 use crate::server::ApiState;
 use crate::server::error::HttpResult;
 use crate::server::extract::{JsonBody, QueryParams};
@@ -25,12 +26,24 @@ fn json(member: Member) -> Response {
     }
 }
 
-/// Handlers for one member kind; `$spec` adds the manifest long-poll.
+/// Handlers for one member kind under `/$module`; `$spec` adds the
+/// manifest long-poll answering `$manifest`.
 macro_rules! member {
-    ($module:ident, $ty:ty, $list:ident, $get:ident $(, $spec:ident)?) => {
+    ($module:ident, $ty:ty, $list:ident, $get:ident $(, $spec:ident -> $manifest:ty)?) => {
         pub(crate) mod $module {
             use super::*;
 
+            #[utoipa::path(
+                get,
+                path = concat!("/", stringify!($module)),
+                summary = concat!("List ", stringify!($module), " servers"),
+                description = WATCH,
+                params(ListQuery),
+                responses((
+                    status = 200,
+                    body = ref(concat!("#/components/schemas/", stringify!($ty), "List"))
+                ))
+            )]
             pub(crate) async fn list(
                 State(state): State<ApiState>,
                 QueryParams(query): QueryParams<ListQuery>,
@@ -41,6 +54,12 @@ macro_rules! member {
                 .await
             }
 
+            #[utoipa::path(
+                get,
+                path = concat!("/", stringify!($module), "/{name}"),
+                summary = concat!("Get a ", stringify!($module), " server"),
+                responses((status = 200, body = $ty))
+            )]
             pub(crate) async fn get(
                 State(state): State<ApiState>,
                 Path(name): Path<String>,
@@ -48,6 +67,12 @@ macro_rules! member {
                 Ok(Json(state.api().$get(&name).await?))
             }
 
+            #[utoipa::path(
+                delete,
+                path = concat!("/", stringify!($module), "/{name}"),
+                summary = concat!("Remove a ", stringify!($module), " server"),
+                responses((status = 200, body = $ty))
+            )]
             pub(crate) async fn remove(
                 State(state): State<ApiState>,
                 Path(name): Path<String>,
@@ -56,6 +81,16 @@ macro_rules! member {
                 Ok(json(state.api().remove_member(kind, &name).await?))
             }
 
+            #[utoipa::path(
+                put,
+                path = concat!("/", stringify!($module), "/{name}"),
+                summary = concat!("Register a ", stringify!($module), " server (201 when new)"),
+                request_body = MemberReport,
+                responses(
+                    (status = 200, description = "Registered again", body = $ty),
+                    (status = 201, description = "Registered", body = $ty),
+                )
+            )]
             pub(crate) async fn register(
                 State(state): State<ApiState>,
                 Path(name): Path<String>,
@@ -67,6 +102,13 @@ macro_rules! member {
                 Ok((status, json(member)).into_response())
             }
 
+            #[utoipa::path(
+                put,
+                path = concat!("/", stringify!($module), "/{name}/status"),
+                summary = concat!("Report a ", stringify!($module), " server's status"),
+                request_body = MemberReport,
+                responses((status = 200, body = Ack))
+            )]
             pub(crate) async fn status(
                 State(state): State<ApiState>,
                 Path(name): Path<String>,
@@ -77,6 +119,13 @@ macro_rules! member {
             }
 
             $(
+                #[utoipa::path(
+                    get,
+                    path = concat!("/", stringify!($module), "/{name}/spec"),
+                    summary = concat!("A ", stringify!($module), " server's desired state, long-polled"),
+                    params(SpecQuery),
+                    responses((status = 200, body = $manifest))
+                )]
                 pub(crate) async fn spec(
                     State(state): State<ApiState>,
                     Path(name): Path<String>,
@@ -93,43 +142,38 @@ macro_rules! member {
     };
 }
 
-member!(ingress, Ingress, ingresses, ingress, ingress_manifest);
+member!(
+    ingress,
+    Ingress,
+    ingresses,
+    ingress,
+    ingress_manifest -> IngressManifest
+);
 member!(
     discovery,
     Discovery,
     discoveries,
     discovery,
-    discovery_manifest
+    discovery_manifest -> DiscoveryManifest
 );
 member!(exporter, Exporter, exporters, exporter);
 
 /// The member routes.
-pub(crate) fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/ingress", get(ingress::list))
-        .route(
-            "/ingress/{name}",
-            get(ingress::get)
-                .put(ingress::register)
-                .delete(ingress::remove),
-        )
-        .route("/ingress/{name}/status", put(ingress::status))
-        .route("/ingress/{name}/spec", get(ingress::spec))
-        .route("/discovery", get(discovery::list))
-        .route(
-            "/discovery/{name}",
-            get(discovery::get)
-                .put(discovery::register)
-                .delete(discovery::remove),
-        )
-        .route("/discovery/{name}/status", put(discovery::status))
-        .route("/discovery/{name}/spec", get(discovery::spec))
-        .route("/exporter", get(exporter::list))
-        .route(
-            "/exporter/{name}",
-            get(exporter::get)
-                .put(exporter::register)
-                .delete(exporter::remove),
-        )
-        .route("/exporter/{name}/status", put(exporter::status))
+pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(ingress::list))
+        .routes(routes!(ingress::get, ingress::register, ingress::remove))
+        .routes(routes!(ingress::status))
+        .routes(routes!(ingress::spec))
+        .routes(routes!(discovery::list))
+        .routes(routes!(
+            discovery::get,
+            discovery::register,
+            discovery::remove
+        ))
+        .routes(routes!(discovery::status))
+        .routes(routes!(discovery::spec))
+        .routes(routes!(exporter::list))
+        .routes(routes!(exporter::get, exporter::register, exporter::remove))
+        .routes(routes!(exporter::status))
 }

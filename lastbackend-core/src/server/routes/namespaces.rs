@@ -9,13 +9,22 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
-use super::ListQuery;
+use super::{ListQuery, WATCH};
 use crate::server::ApiState;
 use crate::server::error::HttpResult;
 use crate::server::extract::{IfMatch, ManifestBody, ManifestsBody, QueryParams};
 use crate::server::watch::list_or_watch;
 
+/// List namespaces
+#[utoipa::path(
+    get,
+    path = "/namespace",
+    description = WATCH,
+    params(ListQuery),
+    responses((status = 200, body = ref("#/components/schemas/NamespaceList")))
+)]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     QueryParams(query): QueryParams<ListQuery>,
@@ -26,6 +35,13 @@ pub(crate) async fn list(
     .await
 }
 
+/// Create a namespace
+#[utoipa::path(
+    post,
+    path = "/namespace",
+    request_body = NamespaceManifest,
+    responses((status = 201, description = "Created", body = Namespace))
+)]
 pub(crate) async fn create(
     State(state): State<ApiState>,
     ManifestBody(manifest): ManifestBody<NamespaceManifest>,
@@ -34,6 +50,8 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(namespace)))
 }
 
+/// Get a namespace
+#[utoipa::path(get, path = "/namespace/{ns}", responses((status = 200, body = Namespace)))]
 pub(crate) async fn get(
     State(state): State<ApiState>,
     Path(ns): Path<String>,
@@ -41,6 +59,14 @@ pub(crate) async fn get(
     Ok(Json(state.api().namespace(&ns).await?))
 }
 
+/// Update a namespace
+#[utoipa::path(
+    put,
+    path = "/namespace/{ns}",
+    params(IfMatch),
+    request_body = NamespaceManifest,
+    responses((status = 200, body = Namespace))
+)]
 pub(crate) async fn update(
     State(state): State<ApiState>,
     Path(ns): Path<String>,
@@ -54,6 +80,8 @@ pub(crate) async fn update(
     Ok(Json(namespace))
 }
 
+/// Remove a namespace (marked destroy)
+#[utoipa::path(delete, path = "/namespace/{ns}", responses((status = 200, body = Namespace)))]
 pub(crate) async fn remove(
     State(state): State<ApiState>,
     Path(ns): Path<String>,
@@ -62,14 +90,32 @@ pub(crate) async fn remove(
 }
 
 /// `?dry_run=true&redeploy=true` of apply.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ApplyQuery {
+    /// Report, write nothing.
     dry_run: bool,
+    /// Roll out every service applied, changed or not.
     redeploy: bool,
 }
 
+/// Apply manifests all or nothing
+///
 /// Applies every manifest of the body in one transaction, or none.
+#[utoipa::path(
+    put,
+    path = "/namespace/{ns}/apply",
+    params(ApplyQuery),
+    request_body(
+        description = "One or more manifests: YAML documents, a JSON object or a JSON array.",
+        content(
+            (ManifestsBody = "application/json"),
+            (ManifestsBody = "application/yaml"),
+        )
+    ),
+    responses((status = 200, body = ApplyReport))
+)]
 pub(crate) async fn apply(
     State(state): State<ApiState>,
     Path(ns): Path<String>,

@@ -11,8 +11,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
-use super::ListQuery;
+use super::{ListQuery, WATCH};
 use crate::server::ApiState;
 use crate::server::error::HttpResult;
 use crate::server::extract::{IfMatch, JsonBody, ManifestBody, QueryParams};
@@ -24,15 +25,27 @@ fn children(parent: &str) -> String {
     format!("{parent}:")
 }
 
-/// List, create, get and remove of one namespaced kind; `$update` is the
-/// body of the update handler, given `state`, `ns`, `name`, `manifest`,
-/// `expected` and the query.
+/// List, create, get and remove of one namespaced kind under
+/// `/namespace/{ns}/$segment`; `$update` is the body of the update handler,
+/// given `state`, `ns`, `name`, `manifest`, `expected` and the query.
 macro_rules! namespaced {
-    ($module:ident, $ty:ty, $manifest:ty, $list:ident, $get:ident, $create:ident, $remove:ident,
+    ($module:ident, $segment:literal, $ty:ty, $manifest:ty, $list:ident, $get:ident, $create:ident,
+     $remove:ident,
      |$state:ident, $ns:ident, $name:ident, $m:ident, $expected:ident, $query:ident: $q:ty| $update:expr) => {
         pub(crate) mod $module {
             use super::*;
 
+            #[utoipa::path(
+                        get,
+                        path = concat!("/namespace/{ns}/", $segment),
+                        summary = concat!("List ", $segment, "s"),
+                        description = WATCH,
+                        params(ListQuery),
+                        responses((
+                            status = 200,
+                            body = ref(concat!("#/components/schemas/", stringify!($ty), "List"))
+                        ))
+                    )]
             pub(crate) async fn list(
                 State(state): State<ApiState>,
                 Path(ns): Path<String>,
@@ -45,6 +58,13 @@ macro_rules! namespaced {
                 .await
             }
 
+            #[utoipa::path(
+                        post,
+                        path = concat!("/namespace/{ns}/", $segment),
+                        summary = concat!("Create a ", $segment),
+                        request_body = $manifest,
+                        responses((status = 201, description = "Created", body = $ty))
+                    )]
             pub(crate) async fn create(
                 State(state): State<ApiState>,
                 Path(ns): Path<String>,
@@ -54,6 +74,12 @@ macro_rules! namespaced {
                 Ok((StatusCode::CREATED, Json(object)))
             }
 
+            #[utoipa::path(
+                        get,
+                        path = concat!("/namespace/{ns}/", $segment, "/{name}"),
+                        summary = concat!("Get a ", $segment),
+                        responses((status = 200, body = $ty))
+                    )]
             pub(crate) async fn get(
                 State(state): State<ApiState>,
                 Path((ns, name)): Path<(String, String)>,
@@ -61,6 +87,14 @@ macro_rules! namespaced {
                 Ok(Json(state.api().$get(&ns, &name).await?))
             }
 
+            #[utoipa::path(
+                        put,
+                        path = concat!("/namespace/{ns}/", $segment, "/{name}"),
+                        summary = concat!("Update a ", $segment),
+                        params(IfMatch, $q),
+                        request_body = $manifest,
+                        responses((status = 200, body = $ty))
+                    )]
             pub(crate) async fn update(
                 State($state): State<ApiState>,
                 Path(($ns, $name)): Path<(String, String)>,
@@ -71,6 +105,12 @@ macro_rules! namespaced {
                 Ok(Json($update.await?))
             }
 
+            #[utoipa::path(
+                        delete,
+                        path = concat!("/namespace/{ns}/", $segment, "/{name}"),
+                        summary = concat!("Remove a ", $segment),
+                        responses((status = 200, body = $ty))
+                    )]
             pub(crate) async fn remove(
                 State(state): State<ApiState>,
                 Path((ns, name)): Path<(String, String)>,
@@ -82,18 +122,21 @@ macro_rules! namespaced {
 }
 
 /// `?redeploy=true` of a service update.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct RedeployQuery {
+    /// Roll out a new deployment even if the template is the same.
     redeploy: bool,
 }
 
 /// Update routes of kinds without query options.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 pub(crate) struct NoQuery {}
 
 namespaced!(
     services,
+    "service",
     Service,
     ServiceManifest,
     services,
@@ -110,6 +153,7 @@ namespaced!(
 );
 namespaced!(
     secrets,
+    "secret",
     Secret,
     SecretManifest,
     secrets,
@@ -122,6 +166,7 @@ namespaced!(
 );
 namespaced!(
     configs,
+    "config",
     Config,
     ConfigManifest,
     configs,
@@ -134,6 +179,7 @@ namespaced!(
 );
 namespaced!(
     routes,
+    "route",
     Route,
     RouteManifest,
     routes,
@@ -146,6 +192,7 @@ namespaced!(
 );
 namespaced!(
     volumes,
+    "volume",
     Volume,
     VolumeManifest,
     volumes,
@@ -158,12 +205,20 @@ namespaced!(
 );
 
 /// `PUT /namespace/{ns}/service/{name}/scale`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ScaleBody {
+    #[schema(maximum = 10_000)]
     replicas: u32,
 }
 
+/// Scale a service
+#[utoipa::path(
+    put,
+    path = "/namespace/{ns}/service/{name}/scale",
+    request_body = ScaleBody,
+    responses((status = 200, body = Service))
+)]
 pub(crate) async fn scale(
     State(state): State<ApiState>,
     Path((ns, name)): Path<(String, String)>,
@@ -173,6 +228,14 @@ pub(crate) async fn scale(
     Ok(Json(service))
 }
 
+/// List a service's deployments
+#[utoipa::path(
+    get,
+    path = "/namespace/{ns}/service/{name}/deployment",
+    description = WATCH,
+    params(ListQuery),
+    responses((status = 200, body = ref("#/components/schemas/DeploymentList")))
+)]
 pub(crate) async fn deployments(
     State(state): State<ApiState>,
     Path((ns, name)): Path<(String, String)>,
@@ -186,6 +249,12 @@ pub(crate) async fn deployments(
     .await
 }
 
+/// Get a deployment
+#[utoipa::path(
+    get,
+    path = "/namespace/{ns}/service/{name}/deployment/{deployment}",
+    responses((status = 200, body = Deployment))
+)]
 pub(crate) async fn deployment(
     State(state): State<ApiState>,
     Path((ns, name, deployment)): Path<(String, String, String)>,
@@ -193,6 +262,14 @@ pub(crate) async fn deployment(
     Ok(Json(state.api().deployment(&ns, &name, &deployment).await?))
 }
 
+/// List a service's pods
+#[utoipa::path(
+    get,
+    path = "/namespace/{ns}/service/{name}/pod",
+    description = WATCH,
+    params(ListQuery),
+    responses((status = 200, body = ref("#/components/schemas/PodList")))
+)]
 pub(crate) async fn pods(
     State(state): State<ApiState>,
     Path((ns, name)): Path<(String, String)>,
@@ -206,6 +283,14 @@ pub(crate) async fn pods(
     .await
 }
 
+/// List a deployment's pods
+#[utoipa::path(
+    get,
+    path = "/namespace/{ns}/service/{name}/deployment/{deployment}/pod",
+    description = WATCH,
+    params(ListQuery),
+    responses((status = 200, body = ref("#/components/schemas/PodList")))
+)]
 pub(crate) async fn deployment_pods(
     State(state): State<ApiState>,
     Path((ns, name, deployment)): Path<(String, String, String)>,
